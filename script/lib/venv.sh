@@ -2,7 +2,7 @@
 # and the services package installed; reinstalls only when a pin changed.
 ensure_venv() {
   local venv=.venv stamp
-  stamp=$(cat script/requirements.txt services/pyproject.toml 2>/dev/null | sha256sum | cut -c1-16)
+  stamp=$(cat script/requirements.txt $(ls services/pyproject.toml 2>/dev/null) | sha256sum | cut -c1-16)
   if [ -f "$venv/.stamp" ] && [ "$(cat "$venv/.stamp")" = "$stamp" ]; then return 0; fi
   ensure_apt_packages python3-venv
   [ -x "$venv/bin/python" ] || { say "creating virtualenv $venv"; python3 -m venv "$venv"; }

@@ -1,0 +1,44 @@
+#!/bin/sh
+# Entrypoint of the notebook image. The container runs as the user's own
+# uid:gid from the hub host, which this image's /etc/passwd does not know;
+# without an entry, bash's prompt says "I have no name!", whoami fails and
+# ssh refuses to run. For an unknown uid (or gid) this writes passwd/group
+# files with an entry made from $USER and $HOME and loads them through
+# nss_wrapper (LD_PRELOAD, inherited by everything started below). Then it
+# runs the command.
+set -eu
+
+uid=$(id -u)
+gid=$(id -g)
+# The spawner passes USER; a known uid keeps its own name when USER is unset.
+name=${USER:-${NB_USER:-$(id -un 2>/dev/null || echo jovyan)}}
+
+# Docker sets HOME=/ for a uid it cannot look up; / is not writable.
+if [ -z "${HOME:-}" ] || [ "$HOME" = / ]; then
+  HOME=/home/$name
+  [ -d "$HOME" ] || HOME=/tmp
+fi
+export HOME
+
+if ! getent passwd "$uid" >/dev/null || ! getent group "$gid" >/dev/null; then
+  nss_dir=$(mktemp -d /tmp/nss_wrapper.XXXXXX)
+  cp /etc/passwd "$nss_dir/passwd"
+  cp /etc/group "$nss_dir/group"
+  if ! getent passwd "$uid" >/dev/null; then
+    # Drop an image entry of the same name, so the name maps to this uid.
+    grep -v "^$name:" /etc/passwd > "$nss_dir/passwd" || true
+    printf '%s:x:%s:%s:%s:%s:/bin/bash\n' "$name" "$uid" "$gid" "$name" "$HOME" >> "$nss_dir/passwd"
+  fi
+  if ! getent group "$gid" >/dev/null; then
+    grep -v "^$name:" /etc/group > "$nss_dir/group" || true
+    printf '%s:x:%s:\n' "$name" "$gid" >> "$nss_dir/group"
+  fi
+  export LD_PRELOAD="libnss_wrapper.so${LD_PRELOAD:+ $LD_PRELOAD}"
+  export NSS_WRAPPER_PASSWD="$nss_dir/passwd" NSS_WRAPPER_GROUP="$nss_dir/group"
+fi
+export USER="$name"
+
+# Start in the home when nothing else was asked for (no workdir set).
+if [ "$PWD" = / ] && [ -d "$HOME" ]; then cd "$HOME"; fi
+
+exec "$@"

@@ -1,0 +1,367 @@
+"""Google login through a real JupyterHub 6.1.1 with oauthenticator's GoogleOAuthenticator.
+
+Google's endpoints are played by tests/oauth_standin, served on 127.0.0.1.
+The hub runs as its own process with configurable-http-proxy (from PATH;
+`npm install -g configurable-http-proxy@4` provides it), its own sqlite
+database and the simplest built-in spawner; no user server is started.
+The login is driven with requests, hop by hop, as a browser would.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import urljoin
+
+import pytest
+import requests
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from tests.oauth_standin import create_app
+
+LOOPBACK = "127.0.0.1"
+CLIENT_ID = "swarmhub-hub.apps.example.test"
+CLIENT_SECRET = "integration-secret-" + secrets.token_hex(8)
+HOSTED_DOMAIN = "example.org"
+STARTUP_TIMEOUT_SECONDS = 60.0
+REQUEST_TIMEOUT_SECONDS = 30.0
+HUB_PUBLIC_ENTRY = "/hub/oauth_login"
+
+# The hub's configuration. The username mapping (email local part; JupyterHub's
+# default normalize_username lowercases it) is what services/swarmhub/hubconfig.py
+# is expected to configure too.
+HUB_CONFIG_TEMPLATE = """\
+c = get_config()  # noqa: F821
+
+c.JupyterHub.ip = "{loopback}"
+c.JupyterHub.port = {public_port}
+c.JupyterHub.hub_ip = "{loopback}"
+c.JupyterHub.hub_port = {hub_port}
+c.ConfigurableHTTPProxy.api_url = "http://{loopback}:{proxy_api_port}"
+c.ConfigurableHTTPProxy.auth_token = "{proxy_token}"
+c.JupyterHub.db_url = "sqlite:///{workdir}/jupyterhub.sqlite"
+c.JupyterHub.cookie_secret_file = "{workdir}/jupyterhub_cookie_secret"
+c.JupyterHub.pid_file = "{workdir}/jupyterhub.pid"
+
+# Login only: the simplest built-in spawner, and no spawn after login.
+c.JupyterHub.spawner_class = "simple"
+c.JupyterHub.redirect_to_server = False
+
+c.JupyterHub.authenticator_class = "google"
+c.GoogleOAuthenticator.client_id = "{client_id}"
+c.GoogleOAuthenticator.client_secret = "{client_secret}"
+c.GoogleOAuthenticator.oauth_callback_url = "http://{loopback}:{public_port}/hub/oauth_callback"
+c.GoogleOAuthenticator.authorize_url = "{standin_url}/authorize"
+c.GoogleOAuthenticator.token_url = "{standin_url}/token"
+c.GoogleOAuthenticator.userdata_url = "{standin_url}/userinfo"
+c.GoogleOAuthenticator.hosted_domain = ["{hosted_domain}"]
+{admission}
+
+
+def email_local_part(user_info):
+    return user_info["email"].split("@", 1)[0]
+
+
+c.GoogleOAuthenticator.username_claim = email_local_part
+"""
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((LOOPBACK, 0))
+        return sock.getsockname()[1]
+
+
+# Who may log in, as the hub settings allow it: anyone the authenticator admits
+# (allowed_users empty), or only the listed users.
+ADMISSION_POLICIES = {
+    "anyone-in-domain": "c.GoogleOAuthenticator.allow_all = True",
+    "listed-users": 'c.GoogleOAuthenticator.allowed_users = {"ann.lee", "unverified"}',
+}
+
+
+@dataclass(frozen=True)
+class Hub:
+    url: str
+    log_path: Path
+    policy: str
+
+    def log_tail(self, lines: int = 60) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+@pytest.fixture(scope="module")
+def standin_url() -> Iterator[str]:
+    """The Google stand-in, served by a werkzeug thread on loopback."""
+    app = create_app(
+        accounts={"unverified@example.org": {"verified_email": False, "email_verified": False}},
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+    )
+    server: BaseWSGIServer = make_server(LOOPBACK, 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="oauth-standin", daemon=True)
+    thread.start()
+    try:
+        yield f"http://{LOOPBACK}:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+def wait_until_hub_answers(url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
+    """Poll the hub's API root through the proxy until it answers 200."""
+    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(
+                f"jupyterhub exited with {process.returncode} during startup:\n"
+                + log_path.read_text(errors="replace")[-4000:]
+            )
+        try:
+            if requests.get(f"{url}/hub/api", timeout=2).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.2)
+    pytest.fail(
+        f"jupyterhub did not answer at {url} within {STARTUP_TIMEOUT_SECONDS}s:\n"
+        + log_path.read_text(errors="replace")[-4000:]
+    )
+
+
+def stop_process_group(process: subprocess.Popen[bytes]) -> None:
+    """Stop the hub, then anything left in its process group (its proxy)."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+@pytest.fixture(scope="module", params=sorted(ADMISSION_POLICIES))
+def hub(
+    request: pytest.FixtureRequest,
+    standin_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Hub]:
+    """A real JupyterHub process configured with GoogleOAuthenticator against the stand-in."""
+    policy: str = request.param
+    if shutil.which("configurable-http-proxy") is None:
+        pytest.fail(
+            "configurable-http-proxy is not on PATH; install it with "
+            "`npm install -g configurable-http-proxy@4`"
+        )
+    jupyterhub = Path(sys.executable).with_name("jupyterhub")
+    workdir = tmp_path_factory.mktemp(f"google-login-hub-{policy}")
+    public_port, hub_port, proxy_api_port = free_port(), free_port(), free_port()
+    config = HUB_CONFIG_TEMPLATE.format(
+        loopback=LOOPBACK,
+        public_port=public_port,
+        hub_port=hub_port,
+        proxy_api_port=proxy_api_port,
+        proxy_token=secrets.token_hex(16),
+        workdir=workdir,
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        standin_url=standin_url,
+        hosted_domain=HOSTED_DOMAIN,
+        admission=ADMISSION_POLICIES[policy],
+    )
+    (workdir / "jupyterhub_config.py").write_text(config)
+    log_path = workdir / "jupyterhub.log"
+    env = {
+        **os.environ,
+        "PATH": f"{jupyterhub.parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [str(jupyterhub), "-f", str(workdir / "jupyterhub_config.py")],
+            cwd=workdir,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # one group: the hub and its proxy end together
+        )
+    url = f"http://{LOOPBACK}:{public_port}"
+    try:
+        wait_until_hub_answers(url, process, log_path)
+        yield Hub(url=url, log_path=log_path, policy=policy)
+    finally:
+        stop_process_group(process)
+
+
+class FormReader(HTMLParser):
+    """The first form of a page: its action and its hidden inputs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.action: str | None = None
+        self.hidden: dict[str, str] = {}
+        self.input_ids: set[str] = set()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = {name: value or "" for name, value in attrs}
+        if tag == "form" and self.action is None:
+            self.action = attributes.get("action", "")
+        elif tag == "input":
+            if attributes.get("id"):
+                self.input_ids.add(attributes["id"])
+            if attributes.get("type") == "hidden":
+                self.hidden[attributes["name"]] = attributes.get("value", "")
+
+
+def log_in(hub: Hub, email: str) -> tuple[requests.Session, requests.Response]:
+    """Walk the OAuth dance as a browser would; return the session and the callback's answer."""
+    session = requests.Session()
+
+    login = session.get(
+        f"{hub.url}{HUB_PUBLIC_ENTRY}",
+        allow_redirects=False,
+        timeout=REQUEST_TIMEOUT_SECONDS,
+    )
+    assert login.status_code == 302, hub.log_tail()
+    chooser_url = login.headers["Location"]
+
+    chooser = session.get(chooser_url, timeout=REQUEST_TIMEOUT_SECONDS)
+    assert chooser.status_code == 200, chooser.text
+    form = FormReader()
+    form.feed(chooser.text)
+    assert form.action is not None and "email" in form.input_ids, chooser.text
+
+    signed_in = session.post(
+        urljoin(chooser_url, form.action),
+        data={**form.hidden, "email": email, "action": "allow"},
+        allow_redirects=False,
+        timeout=REQUEST_TIMEOUT_SECONDS,
+    )
+    assert signed_in.status_code == 302, signed_in.text
+    callback_url = signed_in.headers["Location"]
+    assert callback_url.startswith(f"{hub.url}/hub/oauth_callback?")
+
+    callback = session.get(callback_url, allow_redirects=False, timeout=REQUEST_TIMEOUT_SECONDS)
+    return session, callback
+
+
+def current_user(hub: Hub, session: requests.Session) -> requests.Response:
+    """GET /hub/api/user with the session cookie (JupyterHub checks XSRF on cookie GETs)."""
+    home = session.get(f"{hub.url}/hub/home", timeout=REQUEST_TIMEOUT_SECONDS)
+    assert home.status_code == 200, hub.log_tail()
+    xsrf = session.cookies.get("_xsrf", default="")
+    return session.get(
+        f"{hub.url}/hub/api/user",
+        headers={"X-XSRFToken": xsrf},
+        timeout=REQUEST_TIMEOUT_SECONDS,
+    )
+
+
+def test_member_of_the_hosted_domain_logs_in_as_lowercased_local_part(hub: Hub) -> None:
+    session, callback = log_in(hub, "Ann.Lee@example.org")
+    assert callback.status_code == 302, hub.log_tail()
+    assert callback.headers["Location"].endswith("/hub/home")
+
+    user = current_user(hub, session)
+    assert user.status_code == 200, hub.log_tail()
+    assert user.json()["name"] == "ann.lee"
+
+    home = session.get(f"{hub.url}/hub/home", timeout=REQUEST_TIMEOUT_SECONDS)
+    assert "ann.lee" in home.text
+
+
+def test_email_from_another_domain_is_refused(hub: Hub) -> None:
+    session, callback = log_in(hub, "eve@evil.test")
+    assert callback.status_code == 403, hub.log_tail()
+    assert "not currently authorized" in callback.text
+
+    # No session came of it: the hub sends the visitor back to log in.
+    home = session.get(
+        f"{hub.url}/hub/home", allow_redirects=False, timeout=REQUEST_TIMEOUT_SECONDS
+    )
+    assert home.status_code == 302
+    assert "/hub/login" in home.headers["Location"]
+
+
+def test_unverified_email_is_refused(hub: Hub, request: pytest.FixtureRequest) -> None:
+    if hub.policy == "anyone-in-domain":
+        # Pinned upstream behaviour: JupyterHub 5+ skips check_allowed when
+        # allow_all is True, and GoogleOAuthenticator checks verified_email
+        # only there. strict: this turns red if upstream starts refusing.
+        request.applymarker(
+            pytest.mark.xfail(
+                strict=True,
+                reason="allow_all=True bypasses GoogleOAuthenticator's verified_email check",
+            )
+        )
+    _session, callback = log_in(hub, "unverified@example.org")
+    assert callback.status_code == 403, hub.log_tail()
+    assert "unverified email" in callback.text
+
+
+def test_unlisted_member_of_the_domain_is_admitted_only_without_a_list(
+    hub: Hub,
+) -> None:
+    session, callback = log_in(hub, "bob@example.org")
+    if hub.policy == "anyone-in-domain":
+        assert callback.status_code == 302, hub.log_tail()
+        assert current_user(hub, session).json()["name"] == "bob"
+    else:
+        assert callback.status_code == 403, hub.log_tail()
+        assert "not currently authorized" in callback.text
+
+
+def test_standin_runs_as_a_command_bound_to_the_given_address() -> None:
+    """`python -m tests.oauth_standin` announces its URL and serves the flow there."""
+    repo_root = Path(__file__).resolve().parents[2]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.oauth_standin", "--host", LOOPBACK, "--port", "0"]
+        + ["--client-id", CLIENT_ID, "--client-secret", CLIENT_SECRET],
+        cwd=repo_root,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()  # blocks until listening, or EOF if it died
+        prefix = f"oauth stand-in listening on http://{LOOPBACK}:"
+        assert line.startswith(prefix), line
+        base_url = line.strip().removeprefix("oauth stand-in listening on ")
+        port = int(line.strip().removeprefix(prefix))
+
+        listening = subprocess.run(
+            ["ss", "-Hltn", f"sport = :{port}"], capture_output=True, text=True, check=True
+        ).stdout.split()
+        assert f"{LOOPBACK}:{port}" in listening, listening  # not 0.0.0.0 or [::]
+
+        assert requests.get(f"{base_url}/healthz", timeout=REQUEST_TIMEOUT_SECONDS).text == "ok"
+        refused = requests.get(
+            f"{base_url}/authorize",
+            params={"client_id": "stranger", "response_type": "code"},
+            timeout=REQUEST_TIMEOUT_SECONDS,
+        )
+        assert refused.status_code == 400
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        if process.stdout is not None:
+            process.stdout.close()
+    assert process.returncode == 0  # SIGTERM is a clean stop
