@@ -17,6 +17,7 @@ from typing import Any
 from jupyterhub.authenticators.shared import SharedPasswordAuthenticator
 from jupyterhub.traitlets import ByteSpecification
 from oauthenticator.google import GoogleOAuthenticator
+from tornado.web import HTTPError
 from traitlets import TraitError
 
 from .spawner import SwarmUserSpawner
@@ -165,8 +166,26 @@ def email_local_part(user_info: Mapping[str, Any]) -> str:
     return email.split("@", 1)[0].lower()
 
 
+class VerifiedEmailGoogleOAuthenticator(GoogleOAuthenticator):
+    """GoogleOAuthenticator that refuses unverified emails even when allow_all is set.
+
+    GoogleOAuthenticator checks verified_email in check_allowed, which JupyterHub
+    skips when allow_all is True (the setting used to admit a whole hosted_domain).
+    check_blocked_users always runs, so the check is repeated there.
+    """
+
+    def check_blocked_users(self, username: str, auth_model: dict[str, Any]) -> bool:
+        user_info = auth_model["auth_state"][self.user_auth_state_key]
+        if not user_info.get("verified_email"):
+            message = f"Login with unverified email {user_info.get('email')} is not allowed"
+            self.log.warning(message)
+            raise HTTPError(403, message)
+        return super().check_blocked_users(username, auth_model)
+
+
 def _configure_google(c: Any, auth: Mapping[str, Any], allowed_users: set[str]) -> None:
-    c.JupyterHub.authenticator_class = GoogleOAuthenticator
+    c.JupyterHub.authenticator_class = VerifiedEmailGoogleOAuthenticator
+    # the GoogleOAuthenticator section applies to the subclass too
     google = c.GoogleOAuthenticator
     google.client_id = _get(auth, "client_id", str, prefix="auth.")
     google.client_secret = read_secret(

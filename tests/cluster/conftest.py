@@ -1,0 +1,106 @@
+"""Cluster tier: make the trial cluster from scratch, deploy it with the real
+playbooks (Google login pointed at the local OAuth stand-in), and act on it
+as users do, through nginx, in a real browser."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+
+import pytest
+
+from tests.cluster import trial
+
+CLIENT_ID = "trial-client.apps.example"
+
+
+@pytest.fixture(scope="session")
+def oauth_standin():
+    """Google's endpoints, stood in for on this machine's trial-network
+    address: the browser and the hub container both reach it there."""
+    trial.run(["./script/cluster", "up"], timeout=900)
+    client_secret = secrets.token_urlsafe(24)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.oauth_standin", "--host", trial.GATEWAY, "--port", "0",
+         "--client-id", CLIENT_ID, "--client-secret", client_secret],
+        cwd=trial.ROOT, stdout=subprocess.PIPE, text=True,
+    )
+    line = proc.stdout.readline()  # printed once listening
+    assert "listening on" in line, f"OAuth stand-in did not start: {line!r}"
+    url = line.rsplit(" ", 1)[1].strip()
+    yield {"url": url, "client_secret": client_secret}
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def deploy_vars(oauth_standin, tmp_path_factory):
+    """Extra vars that switch the trial cluster to the production login path."""
+    path = tmp_path_factory.mktemp("deploy") / "google-standin.json"
+    url = oauth_standin["url"]
+    path.write_text(json.dumps({
+        "swarmhub_auth": "google",
+        "jupyterhub_google_client_id": CLIENT_ID,
+        "vault_google_client_secret": oauth_standin["client_secret"],
+        "jupyterhub_google_hosted_domain": ["example.org"],
+        "jupyterhub_google_authorize_url": f"{url}/authorize",
+        "jupyterhub_google_token_url": f"{url}/token",
+        "jupyterhub_google_userdata_url": f"{url}/userinfo",
+        "swarmhub_allowed_users": ["ann", "bob"],
+        "swarmhub_admin_users": ["ann"],
+        "users_list": [{"name": "ann"}, {"name": "bob"}],
+    }))
+    os.chmod(path, 0o600)
+    return f"@{path}"
+
+
+@pytest.fixture(scope="session")
+def first_deploy(deploy_vars):
+    """A first deploy onto freshly made hosts (unless SWARMHUB_REUSE_CLUSTER=1,
+    for iterating on tests against an already deployed cluster)."""
+    if os.environ.get("SWARMHUB_REUSE_CLUSTER") != "1":
+        trial.run(["./script/cluster", "down"], timeout=300)
+        trial.run(["./script/cluster", "up"], timeout=900)
+    result = trial.deploy("-e", deploy_vars, log_name="deploy-first.log")
+    print(f"\nfirst deploy: {result.seconds:.0f}s")
+    (trial.ARTIFACTS / "timings.txt").open("a").write(f"first_deploy_s {result.seconds:.1f}\n")
+    return result
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def new_page(browser):
+    contexts = []
+
+    def make():
+        context = browser.new_context(ignore_https_errors=True, viewport={"width": 1280, "height": 900})
+        contexts.append(context)
+        return context.new_page()
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed and "cluster" in str(item.fspath):
+        report.sections.append(("trial cluster diagnostics", trial.diagnostics()))

@@ -1,0 +1,73 @@
+"""What a person does in the browser: log in with Google (the stand-in's
+account chooser), wait for JupyterLab, run a notebook cell; and the hub API
+calls a person's browser session may make."""
+
+from __future__ import annotations
+
+import re
+import time
+
+from playwright.sync_api import Page, expect
+
+from tests.cluster.trial import PUBLIC_URL
+
+SPAWN_TIMEOUT_MS = 240_000
+
+
+def log_in(page: Page, email: str) -> None:
+    page.goto(f"{PUBLIC_URL}/hub/login")
+    page.get_by_role("link", name=re.compile("Sign in with Google", re.I)).click()
+    page.locator("#email").fill(email)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def wait_for_lab(page: Page, username: str) -> None:
+    page.wait_for_url(re.compile(rf"/user/{re.escape(username)}/lab"), timeout=SPAWN_TIMEOUT_MS)
+    expect(page.locator(".jp-LauncherCard").first).to_be_visible(timeout=120_000)
+
+
+def run_in_new_notebook(page: Page, code: str, expected_output: str) -> None:
+    page.locator('.jp-LauncherCard[data-category="Notebook"]').first.click()
+    cell = page.locator(".jp-Notebook .jp-Cell").first
+    expect(cell).to_be_visible(timeout=60_000)
+    cell.locator(".cm-content").click()
+    page.keyboard.type(code)
+    page.keyboard.press("Shift+Enter")
+    expect(page.locator(".jp-OutputArea-output").filter(has_text=expected_output).first).to_be_visible(
+        timeout=120_000
+    )
+
+
+def hub_api(page: Page, method: str, path: str):
+    """Call the hub's REST API with the browser's session, as the hub's own
+    pages do (cookie plus the _xsrf token)."""
+    xsrf = next((c["value"] for c in page.context.cookies() if c["name"] == "_xsrf"), "")
+    return page.request.fetch(
+        f"{PUBLIC_URL}/hub/api{path}", method=method, headers={"X-XSRFToken": xsrf}
+    )
+
+
+def server_state(page: Page, username: str) -> dict:
+    reply = hub_api(page, "GET", f"/users/{username}")
+    assert reply.ok, f"GET /users/{username}: {reply.status} {reply.text()}"
+    return reply.json()["servers"].get("", {})
+
+
+def stop_server(page: Page, username: str, timeout: float = 120) -> None:
+    reply = hub_api(page, "DELETE", f"/users/{username}/server")
+    assert reply.status in (202, 204), f"stop: {reply.status} {reply.text()}"
+    deadline = time.monotonic() + timeout
+    while server_state(page, username):
+        assert time.monotonic() < deadline, f"{username}'s server did not stop in {timeout}s"
+        time.sleep(0.25)
+
+
+def start_server(page: Page, username: str, timeout: float = 240) -> float:
+    """Start the default server; return seconds until the hub says it is ready."""
+    start = time.monotonic()
+    reply = hub_api(page, "POST", f"/users/{username}/server")
+    assert reply.status in (201, 202), f"start: {reply.status} {reply.text()}"
+    while not server_state(page, username).get("ready"):
+        assert time.monotonic() - start < timeout, f"{username}'s server not ready in {timeout}s"
+        time.sleep(0.1)
+    return time.monotonic() - start

@@ -1,0 +1,80 @@
+"""Issue 2's path: deploy, log in, get a server on a node, keep your files."""
+
+from __future__ import annotations
+
+from tests.cluster import jupyter_ui, trial
+from tests.cluster.trial import NODES, on_host
+
+
+def test_first_login_writes_a_file_into_the_users_home(first_deploy, new_page):
+    page = new_page()
+    jupyter_ui.log_in(page, "Ann@example.org")
+    jupyter_ui.wait_for_lab(page, "ann")
+    jupyter_ui.run_in_new_notebook(
+        page,
+        "open('hello.txt', 'w').write('written in a notebook'); print('file' + ' written')",
+        "file written",
+    )
+    page.screenshot(path=str(trial.ARTIFACTS / "lab-ann.png"))
+
+    uid = on_host("hub", "id -u ann")
+    assert on_host("hub", "stat -c '%u %a' /home/ann/hello.txt").split()[0] == uid
+    assert on_host("hub", "cat /home/ann/hello.txt") == "written in a notebook"
+    task = trial.running_task("jupyter-ann")
+    assert task and task["Node"] in NODES, f"ann's server ran on {task and task['Node']}"
+
+
+def test_file_survives_stop_and_start(first_deploy, new_page):
+    page = new_page()
+    jupyter_ui.log_in(page, "ann@example.org")
+    jupyter_ui.wait_for_lab(page, "ann")
+    on_host("hub", "test -f /home/ann/hello.txt || echo 'restart test' > /home/ann/hello.txt")
+    expected = on_host("hub", "cat /home/ann/hello.txt")
+
+    nodes_seen = set()
+    for _ in range(3):
+        jupyter_ui.stop_server(page, "ann")
+        assert trial.running_task("jupyter-ann") is None
+        jupyter_ui.start_server(page, "ann")
+        task = trial.running_task("jupyter-ann")
+        assert task and task["Node"] in NODES
+        nodes_seen.add(task["Node"])
+        reply = page.request.get(f"{trial.PUBLIC_URL}/user/ann/api/contents/hello.txt")
+        assert reply.ok, f"contents API: {reply.status}"
+        assert reply.json()["content"].strip() == expected
+    print(f"\nann's restarted server ran on {sorted(nodes_seen)}")
+
+
+def test_users_have_their_own_uids_and_private_homes(first_deploy, new_page):
+    for email, name in (("ann@example.org", "ann"), ("bob@example.org", "bob")):
+        page = new_page()
+        jupyter_ui.log_in(page, email)
+        jupyter_ui.wait_for_lab(page, name)
+
+    ann_uid, bob_uid = on_host("hub", "id -u ann"), on_host("hub", "id -u bob")
+    assert ann_uid != bob_uid
+    for name in ("ann", "bob"):
+        assert on_host("hub", f"stat -c '%a %U' /home/{name}") == f"700 {name}"
+
+    on_host("hub", "echo secret > /home/ann/diary.txt && chown ann:ann /home/ann/diary.txt")
+    whoami = trial.exec_in_server("bob", "id -u").stdout.strip()
+    assert whoami == bob_uid, "bob's server must run as bob's uid"
+    attempt = trial.exec_in_server("bob", "cat /home/ann/diary.txt", check=False)
+    assert attempt.returncode != 0 and "secret" not in attempt.stdout
+    own = trial.exec_in_server("bob", "echo mine > $HOME/mine.txt && cat $HOME/mine.txt")
+    assert own.stdout.strip() == "mine"
+
+
+def test_second_deploy_changes_nothing(first_deploy, deploy_vars):
+    result = trial.deploy("-e", deploy_vars, log_name="deploy-second.log")
+    (trial.ARTIFACTS / "timings.txt").open("a").write(f"second_deploy_s {result.seconds:.1f}\n")
+    print(f"\nsecond deploy: {result.seconds:.0f}s")
+    recap = result.recap()
+    assert set(recap) >= {"proxy.trial", "hub.trial", "node1.trial", "node2.trial"}
+    changed = {host: counts["changed"] for host, counts in recap.items() if counts["changed"]}
+    assert changed == {}, f"a second deploy changed something: {changed}"
+
+
+def test_deploy_with_a_tag_runs_only_that_role(first_deploy, deploy_vars):
+    result = trial.deploy("-t", "proxy", "-e", deploy_vars, log_name="deploy-tag-proxy.log")
+    assert result.roles_run() == {"validate", "proxy"}

@@ -1,0 +1,137 @@
+"""The trial cluster as the cluster tests see it: commands on its hosts,
+deploys, and the state a user's server leaves behind.
+
+The hosts are containers of this machine's Docker engine (script/cluster),
+so "on the hub host" means `docker exec hub ...`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+GATEWAY = "10.213.7.1"  # this machine's address on the trial network (script/cluster)
+PUBLIC_URL = "https://localhost:8443"
+NODES = ("node1", "node2")
+
+
+def run(args: list[str], timeout: float = 600, check: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            f"{' '.join(args)} exited {proc.returncode}\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+        )
+    return proc
+
+
+def on_host(host: str, command: str, check: bool = True, timeout: float = 120) -> str:
+    """Run a shell command on a trial host; return its stdout."""
+    return run(["docker", "exec", host, "sh", "-c", command], timeout, check).stdout.strip()
+
+
+def wait_until(what: str, probe: Callable[[], object], timeout: float, interval: float = 0.5):
+    """Poll probe until it returns something truthy; fail naming `what`."""
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            result = probe()
+            if result:
+                return result
+        except Exception as error:  # noqa: BLE001 - reported if the wait fails
+            last_error = error
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last error: {last_error}")
+
+
+@dataclass
+class DeployResult:
+    seconds: float
+    output: str
+
+    def recap(self) -> dict[str, dict[str, int]]:
+        """PLAY RECAP counters by host."""
+        counts = {}
+        for host, fields in re.findall(r"^(\S+)\s+:\s+(ok=.*)$", self.output, re.M):
+            counts[host] = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", fields)}
+        return counts
+
+    def roles_run(self) -> set[str]:
+        """Roles whose tasks ran (fact gathering and plain tasks excluded)."""
+        return set(re.findall(r"^TASK \[(\w+) : ", self.output, re.M))
+
+
+def deploy(*args: str, log_name: str, timeout: float = 2400) -> DeployResult:
+    """./script/deploy ARGS; its output is kept in test-artifacts/LOG_NAME."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    start = time.monotonic()
+    proc = run(["./script/deploy", *args], timeout=timeout, check=False)
+    seconds = time.monotonic() - start
+    output = proc.stdout + proc.stderr
+    (ARTIFACTS / log_name).write_text(output)
+    if proc.returncode != 0:
+        raise AssertionError(f"./script/deploy {' '.join(args)} failed:\n{output[-6000:]}")
+    return DeployResult(seconds, output)
+
+
+def service_tasks(service: str) -> list[dict]:
+    out = on_host("hub", f"docker service ps --no-trunc --format '{{{{json .}}}}' {service}", check=False)
+    return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+
+
+def running_task(service: str) -> dict | None:
+    tasks = [t for t in service_tasks(service) if t["CurrentState"].startswith("Running")]
+    return tasks[0] if tasks else None
+
+
+def exec_in_server(username: str, command: str, check: bool = True) -> subprocess.CompletedProcess:
+    """Run a command inside the user's server container, as the container's
+    own user (the user's uid): what code in a notebook could do."""
+    service = f"jupyter-{username}"
+    task = running_task(service)
+    assert task, f"{service} has no running task"
+    node = task["Node"]
+    container = on_host(node, f"docker ps -q --filter label=com.docker.swarm.service.name={service}")
+    assert container, f"no container of {service} on {node}"
+    proc = run(["docker", "exec", node, "docker", "exec", container, "sh", "-c", command], check=False)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"in {service}: {command} exited {proc.returncode}: {proc.stderr}")
+    return proc
+
+
+def diagnostics() -> str:
+    """What explains a failure: hosts, the hub's log, the swarm's services."""
+    parts = []
+
+    def section(title: str, args: list[str]) -> None:
+        proc = run(args, timeout=60, check=False)
+        parts.append(f"----- {title}\n{proc.stdout}{proc.stderr}")
+
+    section("trial hosts", ["docker", "ps", "-a", "--filter", "label=swarmhub.trial=1"])
+    section("swarm nodes", ["docker", "exec", "hub", "docker", "node", "ls"])
+    section("swarm services", ["docker", "exec", "hub", "docker", "service", "ls"])
+    section(
+        "user server tasks",
+        ["docker", "exec", "hub", "sh", "-c",
+         "for s in $(docker service ls -q); do docker service ps --no-trunc $s; done"],
+    )
+    section(
+        "user server logs",
+        ["docker", "exec", "hub", "sh", "-c",
+         "for s in $(docker service ls -q); do docker service logs --tail 40 $s 2>&1; done"],
+    )
+    section("hub container log", ["docker", "exec", "hub", "docker", "logs", "--tail", "150", "jupyterhub"])
+    for host in ("proxy", "hub", *NODES):
+        section(
+            f"{host}: failed units and docker journal",
+            ["docker", "exec", host, "sh", "-c",
+             "systemctl --failed --no-legend; journalctl -u docker -u nginx --no-pager -n 30"],
+        )
+    return "\n".join(parts)

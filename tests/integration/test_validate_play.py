@@ -1,0 +1,71 @@
+"""A broken inventory or a missing secret stops ./script/deploy in the
+validate play, with a message that says what to fix, before any host is
+contacted."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+# Unreachable on purpose: if validation ever let a run through, the next
+# play would fail to connect rather than change anything.
+NOWHERE = {"ansible_host": "127.0.0.1", "ansible_port": 1}
+
+
+def write_inventory(tmp_path: Path, groups: dict, all_vars: dict) -> Path:
+    inventory = {"all": {"vars": all_vars, "children": {
+        group: {"hosts": {host: NOWHERE for host in hosts}} for group, hosts in groups.items()
+    }}}
+    path = tmp_path / "hosts.yml"
+    path.write_text(yaml.safe_dump(inventory))
+    return path
+
+
+def deploy(inventory: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["./script/deploy", "-i", str(inventory)],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )
+
+
+GOOD_GROUPS = {"proxy": ["proxy1"], "hub": ["hub1"], "nodes": ["node1", "node2"]}
+GOOGLE = {"swarmhub_auth": "google", "jupyterhub_google_client_id": "id.apps.example",
+          "vault_google_client_secret": "s3cret-from-the-vault"}
+
+
+def assert_stopped_before_any_host(proc: subprocess.CompletedProcess) -> str:
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0, output
+    assert "Gathering Facts" not in output, "a host was contacted"
+    for host in ("proxy1", "hub1", "node1", "node2"):
+        assert f"[{host}]" not in output
+    return output
+
+
+def test_missing_nodes_group_is_refused(tmp_path):
+    groups = {k: v for k, v in GOOD_GROUPS.items() if k != "nodes"}
+    output = assert_stopped_before_any_host(deploy(write_inventory(tmp_path, groups, GOOGLE)))
+    assert "group 'nodes' must hold at least 1 host(s); it holds 0" in output
+
+
+def test_two_hubs_are_refused(tmp_path):
+    groups = dict(GOOD_GROUPS, hub=["hub1", "hub2"])
+    output = assert_stopped_before_any_host(deploy(write_inventory(tmp_path, groups, GOOGLE)))
+    assert "group 'hub' must hold 1 host(s); it holds 2 (hub1, hub2)" in output
+
+
+def test_missing_google_secret_is_refused(tmp_path):
+    no_secret = {k: v for k, v in GOOGLE.items() if k != "vault_google_client_secret"}
+    proc = deploy(write_inventory(tmp_path, GOOD_GROUPS, no_secret))
+    output = assert_stopped_before_any_host(proc)
+    assert "Missing secret: Google login needs" in output
+    assert "vault_google_client_secret" in output
+
+
+def test_the_secret_never_reaches_the_output(tmp_path):
+    groups = {k: v for k, v in GOOD_GROUPS.items() if k != "nodes"}
+    output = assert_stopped_before_any_host(deploy(write_inventory(tmp_path, groups, GOOGLE)))
+    assert "s3cret-from-the-vault" not in output
