@@ -12,7 +12,9 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import pytest
+import requests
 from docker.errors import NotFound
+from jupyterhub import orm
 from jupyterhub.objects import Hub
 
 from swarmhub.spawner import SwarmUserSpawner
@@ -111,6 +113,13 @@ def swarm_task(
     }
 
 
+def not_found(what: str) -> NotFound:
+    """The error docker-py raises for a 404 answer (dockerspawner reads its response)."""
+    response = requests.Response()
+    response.status_code = 404
+    return NotFound(f"{what} not found", response=response)
+
+
 class FakeSwarm:
     """The few Docker API calls the spawner makes, answered from memory, and recorded.
 
@@ -140,7 +149,7 @@ class FakeSwarm:
         for name, service_id in self.services.items():
             if name_or_id in (name, service_id):
                 return service_id
-        raise NotFound(f"service {name_or_id} not found")
+        raise not_found(f"service {name_or_id}")
 
     def inspect_service(self, name_or_id: str) -> dict[str, Any]:
         service_id = self._service_id(name_or_id)
@@ -155,7 +164,7 @@ class FakeSwarm:
     def remove_service(self, service_id: str) -> bool:
         name = next((n for n, i in self.services.items() if i == service_id), None)
         if name is None:
-            raise NotFound(f"service {service_id} not found")
+            raise not_found(f"service {service_id}")
         del self.services[name]
         return True
 
@@ -173,7 +182,7 @@ class FakeSwarm:
         if len(fates) > 1:
             fates.pop(0)
         if fate is None:
-            raise NotFound(f"task {task_id} not found")
+            raise not_found(f"task {task_id}")
         return fate
 
 
@@ -254,7 +263,10 @@ def make_spawner(swarm, passwd_file):
             **traits,
         }
         spawner = InMemorySwarmSpawner(
-            user=StubUser(username, auth_state), hub=Hub(), name=server_name, **traits
+            user=StubUser(username, auth_state),
+            hub=Hub(),
+            orm_spawner=orm.Spawner(name=server_name),
+            **traits,
         )
         spawner.swarm = swarm
         return spawner

@@ -1,0 +1,333 @@
+import asyncio
+import logging
+
+import pytest
+from docker.types import Mount
+from traitlets.config import Config
+
+from swarmhub.accounts import Account, AccountError
+from swarmhub.spawner import (
+    SwarmUserSpawner,
+    container_args,
+    home_mount,
+    service_create_kwargs,
+)
+
+IMAGE = "10.213.7.11:5000/swarmhub/notebook:1"
+ALICE = Account(name="alice", uid=1001, gid=1001, home="/home/alice")
+
+
+def build(**overrides):
+    kwargs = dict(
+        name="jupyter-alice",
+        image=IMAGE,
+        account=ALICE,
+        home_root="/srv/nfs/home",
+        network="swarmhub",
+        env={"JUPYTERHUB_API_TOKEN": "t0k3n", "HOME": "/root"},
+        args=None,
+        mem_limit=1024**3,
+        cpu_limit=1.5,
+        placement={"constraints": ["node.role == worker"]},
+    )
+    kwargs.update(overrides)
+    return service_create_kwargs(**kwargs)
+
+
+# --- the service spec, as a plain function ---------------------------------------------
+
+
+def test_container_runs_as_the_user_in_their_home():
+    container = build()["task_template"]["ContainerSpec"]
+    assert container["Image"] == IMAGE
+    assert container["User"] == "1001:1001"
+    assert container["Dir"] == "/home/alice"
+    assert "Args" not in container or container["Args"] is None  # the image's CMD
+
+
+def test_environment_says_who_runs_and_keeps_the_hubs_variables():
+    env = build()["task_template"]["ContainerSpec"]["Env"]
+    assert "JUPYTERHUB_API_TOKEN=t0k3n" in env
+    # identity wins over whatever the hub passed
+    assert "HOME=/home/alice" in env and "HOME=/root" not in env
+    assert {"USER=alice", "NB_USER=alice", "NB_UID=1001", "NB_GID=1001"} <= set(env)
+
+
+def test_home_is_bind_mounted_read_write_from_home_root():
+    mounts = build()["task_template"]["ContainerSpec"]["Mounts"]
+    assert mounts == [
+        {
+            "Target": "/home/alice",
+            "Source": "/srv/nfs/home/alice",
+            "Type": "bind",
+            "ReadOnly": False,
+        }
+    ]
+
+
+def test_extra_mounts_follow_the_home_and_keep_their_mode():
+    data = Mount(target="/srv/data", source="/srv/nfs/data", type="bind", read_only=True)
+    mounts = build(extra_mounts=[data])["task_template"]["ContainerSpec"]["Mounts"]
+    assert [m["Target"] for m in mounts] == ["/home/alice", "/srv/data"]
+    assert mounts[1]["Source"] == "/srv/nfs/data" and mounts[1]["ReadOnly"] is True
+
+
+@pytest.mark.parametrize("name", ["../root", "a/b", ".."])
+def test_a_username_that_is_not_a_single_path_component_is_refused(name):
+    with pytest.raises(ValueError, match="cannot name a home directory"):
+        home_mount(Account(name=name, uid=1001, gid=1001, home="/x"), "/srv/nfs/home")
+
+
+def test_limits_are_nano_cpus_and_bytes():
+    resources = build(mem_reservation=512 * 1024**2, cpu_reservation=0.1)["task_template"][
+        "Resources"
+    ]
+    assert resources["Limits"] == {"NanoCPUs": 1_500_000_000, "MemoryBytes": 1073741824}
+    assert resources["Reservations"] == {"NanoCPUs": 100_000_000, "MemoryBytes": 536870912}
+
+
+def test_no_limits_when_none_are_set():
+    task = build(mem_limit=0, cpu_limit=None)["task_template"]
+    assert not task.get("Resources", {}).get("Limits")
+
+
+def test_placement_network_restart_and_endpoint():
+    kwargs = build()
+    task = kwargs["task_template"]
+    assert kwargs["name"] == "jupyter-alice"
+    assert task["Placement"] == {"Constraints": ["node.role == worker"]}
+    assert task["Networks"] == [{"Target": "swarmhub"}]
+    assert task["RestartPolicy"]["Condition"] == "none"
+    assert kwargs["endpoint_spec"] == {"Mode": "dnsrr"}
+
+
+def test_swarmspawner_extra_specs_override_ours():
+    kwargs = build(
+        extra_container_spec={"hostname": "nb", "workdir": "/tmp"},
+        extra_resources_spec={"cpu_limit": 250_000_000},
+        extra_endpoint_spec={"mode": "vip"},
+    )
+    container = kwargs["task_template"]["ContainerSpec"]
+    assert container["Hostname"] == "nb" and container["Dir"] == "/tmp"
+    assert kwargs["task_template"]["Resources"]["Limits"]["NanoCPUs"] == 250_000_000
+    assert kwargs["endpoint_spec"]["Mode"] == "vip"
+
+
+@pytest.mark.parametrize(
+    "cmd, extra, expected",
+    [
+        (None, [], None),
+        ([], [], None),
+        (None, ["--debug"], ["jupyterhub-singleuser", "--debug"]),
+        (["start-notebook.sh"], ["--debug"], ["start-notebook.sh", "--debug"]),
+    ],
+)
+def test_container_args_keep_the_image_cmd_unless_needed(cmd, extra, expected):
+    assert container_args(cmd, extra) == expected
+
+
+# --- the spawner class -----------------------------------------------------------------
+
+
+def test_configurable_traits_have_help_and_defaults():
+    traits = SwarmUserSpawner.class_traits(config=True)
+    for name in ("passwd_file", "home_root", "task_poll_interval", "stop_wait_timeout"):
+        assert traits[name].help, name
+    spawner = SwarmUserSpawner()
+    assert spawner.passwd_file == "/etc/passwd"
+    assert 0.1 <= spawner.task_poll_interval <= 0.25
+    assert spawner.stop_wait_timeout == 60
+
+
+def test_traits_load_from_config():
+    config = Config()
+    config.SwarmUserSpawner.home_root = "/mnt/homes"
+    config.SwarmUserSpawner.stop_wait_timeout = 5.0
+    spawner = SwarmUserSpawner(config=config)
+    assert spawner.home_root == "/mnt/homes"
+    assert spawner.stop_wait_timeout == 5.0
+
+
+def test_service_name_for_default_and_named_servers(make_spawner):
+    assert make_spawner("alice").object_name == "jupyter-alice"
+    assert make_spawner("alice", server_name="gpu").object_name == "jupyter-alice-gpu"
+    # escaped like dockerspawner does, so names stay valid DNS labels
+    assert make_spawner("first.last").object_name == "jupyter-first-2elast"
+
+
+def test_account_from_auth_state_wins_over_passwd(make_spawner):
+    spawner = make_spawner("alice", auth_state={"uid": 5001, "gid": 5002})
+    account = asyncio.run(spawner.resolve_account())
+    assert (account.uid, account.gid) == (5001, 5002)
+
+
+def test_account_from_passwd_without_auth_state(make_spawner):
+    account = asyncio.run(make_spawner("bob").resolve_account())
+    assert (account.uid, account.gid) == (1002, 100)
+
+
+def test_user_without_account_cannot_spawn(make_spawner, swarm):
+    spawner = make_spawner("carol")
+    with pytest.raises(AccountError, match="no system account on the hub host"):
+        asyncio.run(spawner.start())
+    assert "create_service" not in swarm.method_names()
+
+
+def test_system_account_cannot_spawn(make_spawner):
+    with pytest.raises(AccountError, match="system account"):
+        asyncio.run(make_spawner("www-data").resolve_account())
+
+
+def test_create_object_sends_the_users_service_spec(make_spawner, swarm, api):
+    spawner = make_spawner("alice", server_name="gpu", mem_limit="2G", cpu_limit=0.5)
+    spawner.extra_placement_spec = {"constraints": ["node.role == worker"]}
+    service = asyncio.run(spawner.create_object())
+
+    assert service == {"ID": api.SERVICE_ID}
+    created = swarm.created
+    assert created["name"] == "jupyter-alice-gpu"
+    container = created["task_template"]["ContainerSpec"]
+    assert container["User"] == "1001:1001"
+    assert container["Mounts"][0]["Source"] == "/srv/nfs/home/alice"
+    env = dict(item.split("=", 1) for item in container["Env"])
+    assert env["JUPYTERHUB_SERVER_NAME"] == "gpu"
+    assert env["JUPYTERHUB_API_TOKEN"] == spawner.api_token
+    assert env["NB_UID"] == "1001"
+    assert created["task_template"]["Resources"]["Limits"] == {
+        "NanoCPUs": 500_000_000,
+        "MemoryBytes": 2 * 1024**3,
+    }
+    assert created["task_template"]["Placement"]["Constraints"] == ["node.role == worker"]
+    assert "inspect_image" not in swarm.method_names()
+
+
+def test_start_waits_for_the_task_and_returns_its_overlay_address(make_spawner, swarm, api):
+    swarm.task_snapshots = [
+        [],
+        [api.task(state="pending", attachments=[])],
+        [api.task(state="starting")],
+        [
+            api.task(
+                state="running",
+                attachments=[
+                    api.attachment("ingress", api.INGRESS_ID, ["10.255.0.7/16"]),
+                    api.attachment("swarmhub", api.OVERLAY_ID, ["10.0.1.23/24"]),
+                ],
+            )
+        ],
+    ]
+    spawner = make_spawner("alice")
+    assert asyncio.run(spawner.start()) == ("10.0.1.23", 8888)
+    assert spawner.object_id == api.SERVICE_ID
+    assert swarm.method_names().count("tasks") >= 4
+
+
+@pytest.mark.parametrize("state", ["rejected", "failed"])
+def test_start_fails_with_the_tasks_error(make_spawner, swarm, api, state):
+    swarm.task_snapshots = [
+        [api.task(state="pending")],
+        [api.task(state=state, err="No such image: 10.213.7.11:5000/swarmhub/notebook:1")],
+    ]
+    with pytest.raises(RuntimeError, match=f"{state}: No such image") as e:
+        asyncio.run(make_spawner("alice").start())
+    assert "jupyter-alice failed to start" in str(e.value)
+
+
+def test_start_gives_up_after_start_timeout_saying_why(make_spawner, swarm, api):
+    swarm.task_snapshots = [
+        [
+            api.task(
+                state="pending",
+                err="no suitable node (scheduling constraints not satisfied on 2 nodes)",
+            )
+        ]
+    ]
+    with pytest.raises(TimeoutError, match="no suitable node"):
+        asyncio.run(make_spawner("alice", start_timeout=0).start())
+
+
+def test_address_must_be_on_the_configured_network(make_spawner, swarm, api):
+    swarm.add_service("jupyter-alice")
+    swarm.task_snapshots = [[api.task(attachments=[api.attachment("other", "n1", ["10.9.0.2/24"])])]]
+    spawner = make_spawner("alice")
+    spawner.object_id = api.SERVICE_ID
+    with pytest.raises(RuntimeError, match="no IPv4 address on network 'swarmhub'"):
+        asyncio.run(spawner.get_ip_and_port())
+
+
+def test_stop_removes_the_service_then_waits_for_its_task(make_spawner, swarm, api):
+    swarm.add_service("jupyter-alice")
+    task = api.task(state="running")
+    swarm.task_snapshots = [[task]]
+    swarm.task_fates = {task["ID"]: [task, api.task(state="running"), None]}
+    spawner = make_spawner("alice")
+    spawner.object_id = api.SERVICE_ID
+
+    asyncio.run(spawner.stop())
+
+    names = swarm.method_names()
+    removal = names.index("remove_service")
+    assert swarm.calls[removal][1] == (api.SERVICE_ID,)
+    # the task is looked at by its ID after the removal until it is gone
+    inspections = [i for i, name in enumerate(names) if name == "inspect_task"]
+    assert len(inspections) == 3 and min(inspections) > removal
+    assert spawner.object_id == ""
+    assert "jupyter-alice" not in swarm.services
+
+
+def test_stop_does_not_wait_for_tasks_that_had_already_ended(make_spawner, swarm, api):
+    swarm.add_service("jupyter-alice")
+    swarm.task_snapshots = [[api.task(state="failed", desired="shutdown")]]
+    spawner = make_spawner("alice")
+    spawner.object_id = api.SERVICE_ID
+    asyncio.run(spawner.stop())
+    assert "inspect_task" not in swarm.method_names()
+
+
+def test_stop_gives_up_waiting_after_stop_wait_timeout(make_spawner, swarm, api, caplog):
+    swarm.add_service("jupyter-alice")
+    task = api.task(state="running")
+    swarm.task_snapshots = [[task]]
+    swarm.task_fates = {task["ID"]: [task]}  # never stops
+    spawner = make_spawner("alice", stop_wait_timeout=0)
+    spawner.object_id = api.SERVICE_ID
+    with caplog.at_level(logging.WARNING):
+        asyncio.run(spawner.stop())
+    assert "still not stopped" in caplog.text
+    assert "jupyter-alice" not in swarm.services
+
+
+def test_stop_of_a_service_already_gone_is_quiet(make_spawner, swarm, api):
+    spawner = make_spawner("alice")
+    spawner.object_id = api.SERVICE_ID
+    asyncio.run(spawner.stop())
+    assert spawner.object_id == ""
+
+
+def test_start_replaces_a_leftover_service_after_its_task_ended(make_spawner, swarm, api):
+    swarm.add_service("jupyter-alice", service_id="oldoldoldoldoldoldoldold1")
+    leftover = api.task(state="running", service_id="oldoldoldoldoldoldoldold1")
+    swarm.task_snapshots = [[leftover], [api.task(state="running")]]
+    swarm.task_fates = {leftover["ID"]: [None]}
+    spawner = make_spawner("alice")
+
+    assert asyncio.run(spawner.start()) == ("10.0.1.5", 8888)
+    names = swarm.method_names()
+    assert names.index("remove_service") < names.index("inspect_task") < names.index(
+        "create_service"
+    )
+
+
+def test_poll_reports_running_starting_stopped_and_gone(make_spawner, swarm, api):
+    swarm.add_service("jupyter-alice")
+    spawner = make_spawner("alice")
+    swarm.task_snapshots = [
+        [api.task(state="running")],
+        [api.task(state="preparing")],
+        [api.task(state="failed", err="task: non-zero exit (1)", exit_code=1)],
+    ]
+    assert asyncio.run(spawner.poll()) is None
+    assert asyncio.run(spawner.poll()) is None
+    assert "non-zero exit (1)" in asyncio.run(spawner.poll())
+    swarm.services.clear()
+    assert asyncio.run(spawner.poll()) == 0
