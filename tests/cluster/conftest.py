@@ -24,9 +24,22 @@ def oauth_standin():
     trial.run(["./script/cluster", "up"], timeout=900)
     client_secret = secrets.token_urlsafe(24)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.oauth_standin", "--host", trial.GATEWAY, "--port", "0",
-         "--client-id", CLIENT_ID, "--client-secret", client_secret],
-        cwd=trial.ROOT, stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "tests.oauth_standin",
+            "--host",
+            trial.GATEWAY,
+            "--port",
+            "0",
+            "--client-id",
+            CLIENT_ID,
+            "--client-secret",
+            client_secret,
+        ],
+        cwd=trial.ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     line = proc.stdout.readline()  # printed once listening
     assert "listening on" in line, f"OAuth stand-in did not start: {line!r}"
@@ -41,18 +54,22 @@ def deploy_vars(oauth_standin, tmp_path_factory):
     """Extra vars that switch the trial cluster to the production login path."""
     path = tmp_path_factory.mktemp("deploy") / "google-standin.json"
     url = oauth_standin["url"]
-    path.write_text(json.dumps({
-        "swarmhub_auth": "google",
-        "jupyterhub_google_client_id": CLIENT_ID,
-        "vault_google_client_secret": oauth_standin["client_secret"],
-        "jupyterhub_google_hosted_domain": ["example.org"],
-        "jupyterhub_google_authorize_url": f"{url}/authorize",
-        "jupyterhub_google_token_url": f"{url}/token",
-        "jupyterhub_google_userdata_url": f"{url}/userinfo",
-        "swarmhub_allowed_users": ["ann", "bob"],
-        "swarmhub_admin_users": ["ann"],
-        "users_list": [{"name": "ann"}, {"name": "bob"}],
-    }))
+    path.write_text(
+        json.dumps(
+            {
+                "swarmhub_auth": "google",
+                "jupyterhub_google_client_id": CLIENT_ID,
+                "vault_google_client_secret": oauth_standin["client_secret"],
+                "jupyterhub_google_hosted_domain": ["example.org"],
+                "jupyterhub_google_authorize_url": f"{url}/authorize",
+                "jupyterhub_google_token_url": f"{url}/token",
+                "jupyterhub_google_userdata_url": f"{url}/userinfo",
+                "swarmhub_allowed_users": ["ann", "bob"],
+                "swarmhub_admin_users": ["ann"],
+                "users_list": [{"name": "ann"}, {"name": "bob"}],
+            }
+        )
+    )
     os.chmod(path, 0o600)
     return f"@{path}"
 
@@ -77,8 +94,14 @@ def browser():
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path="/usr/bin/chromium",
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
         )
         yield browser
         browser.close()
@@ -89,7 +112,9 @@ def new_page(browser):
     contexts = []
 
     def make():
-        context = browser.new_context(ignore_https_errors=True, viewport={"width": 1280, "height": 900})
+        context = browser.new_context(
+            ignore_https_errors=True, viewport={"width": 1280, "height": 900}
+        )
         contexts.append(context)
         return context.new_page()
 

@@ -33,9 +33,9 @@ def run_in_new_notebook(page: Page, code: str, expected_output: str) -> None:
     cell.locator(".cm-content").click()
     page.keyboard.type(code)
     page.keyboard.press("Shift+Enter")
-    expect(page.locator(".jp-OutputArea-output").filter(has_text=expected_output).first).to_be_visible(
-        timeout=120_000
-    )
+    expect(
+        page.locator(".jp-OutputArea-output").filter(has_text=expected_output).first
+    ).to_be_visible(timeout=120_000)
 
 
 def hub_api(page: Page, method: str, path: str):

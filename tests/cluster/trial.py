@@ -26,7 +26,8 @@ def run(args: list[str], timeout: float = 600, check: bool = True) -> subprocess
     proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
     if check and proc.returncode != 0:
         raise AssertionError(
-            f"{' '.join(args)} exited {proc.returncode}\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+            f"{' '.join(args)} exited {proc.returncode}\n"
+            f"{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
         )
     return proc
 
@@ -82,7 +83,9 @@ def deploy(*args: str, log_name: str, timeout: float = 2400) -> DeployResult:
 
 
 def service_tasks(service: str) -> list[dict]:
-    out = on_host("hub", f"docker service ps --no-trunc --format '{{{{json .}}}}' {service}", check=False)
+    out = on_host(
+        "hub", f"docker service ps --no-trunc --format '{{{{json .}}}}' {service}", check=False
+    )
     return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
 
 
@@ -98,9 +101,13 @@ def exec_in_server(username: str, command: str, check: bool = True) -> subproces
     task = running_task(service)
     assert task, f"{service} has no running task"
     node = task["Node"]
-    container = on_host(node, f"docker ps -q --filter label=com.docker.swarm.service.name={service}")
+    container = on_host(
+        node, f"docker ps -q --filter label=com.docker.swarm.service.name={service}"
+    )
     assert container, f"no container of {service} on {node}"
-    proc = run(["docker", "exec", node, "docker", "exec", container, "sh", "-c", command], check=False)
+    proc = run(
+        ["docker", "exec", node, "docker", "exec", container, "sh", "-c", command], check=False
+    )
     if check and proc.returncode != 0:
         raise AssertionError(f"in {service}: {command} exited {proc.returncode}: {proc.stderr}")
     return proc
@@ -119,19 +126,40 @@ def diagnostics() -> str:
     section("swarm services", ["docker", "exec", "hub", "docker", "service", "ls"])
     section(
         "user server tasks",
-        ["docker", "exec", "hub", "sh", "-c",
-         "for s in $(docker service ls -q); do docker service ps --no-trunc $s; done"],
+        [
+            "docker",
+            "exec",
+            "hub",
+            "sh",
+            "-c",
+            "for s in $(docker service ls -q); do docker service ps --no-trunc $s; done",
+        ],
     )
     section(
         "user server logs",
-        ["docker", "exec", "hub", "sh", "-c",
-         "for s in $(docker service ls -q); do docker service logs --tail 40 $s 2>&1; done"],
+        [
+            "docker",
+            "exec",
+            "hub",
+            "sh",
+            "-c",
+            "for s in $(docker service ls -q); do docker service logs --tail 40 $s 2>&1; done",
+        ],
     )
-    section("hub container log", ["docker", "exec", "hub", "docker", "logs", "--tail", "150", "jupyterhub"])
+    section(
+        "hub container log",
+        ["docker", "exec", "hub", "docker", "logs", "--tail", "150", "jupyterhub"],
+    )
     for host in ("proxy", "hub", *NODES):
         section(
             f"{host}: failed units and docker journal",
-            ["docker", "exec", host, "sh", "-c",
-             "systemctl --failed --no-legend; journalctl -u docker -u nginx --no-pager -n 30"],
+            [
+                "docker",
+                "exec",
+                host,
+                "sh",
+                "-c",
+                "systemctl --failed --no-legend; journalctl -u docker -u nginx --no-pager -n 30",
+            ],
         )
     return "\n".join(parts)

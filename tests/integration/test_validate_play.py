@@ -16,9 +16,15 @@ NOWHERE = {"ansible_host": "127.0.0.1", "ansible_port": 1}
 
 
 def write_inventory(tmp_path: Path, groups: dict, all_vars: dict) -> Path:
-    inventory = {"all": {"vars": all_vars, "children": {
-        group: {"hosts": {host: NOWHERE for host in hosts}} for group, hosts in groups.items()
-    }}}
+    inventory = {
+        "all": {
+            "vars": all_vars,
+            "children": {
+                group: {"hosts": {host: NOWHERE for host in hosts}}
+                for group, hosts in groups.items()
+            },
+        }
+    }
     path = tmp_path / "hosts.yml"
     path.write_text(yaml.safe_dump(inventory))
     return path
@@ -27,13 +33,19 @@ def write_inventory(tmp_path: Path, groups: dict, all_vars: dict) -> Path:
 def deploy(inventory: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
         ["./script/deploy", "-i", str(inventory)],
-        cwd=ROOT, capture_output=True, text=True, timeout=600,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
 
 
 GOOD_GROUPS = {"proxy": ["proxy1"], "hub": ["hub1"], "nodes": ["node1", "node2"]}
-GOOGLE = {"swarmhub_auth": "google", "jupyterhub_google_client_id": "id.apps.example",
-          "vault_google_client_secret": "s3cret-from-the-vault"}
+GOOGLE = {
+    "swarmhub_auth": "google",
+    "jupyterhub_google_client_id": "id.apps.example",
+    "vault_google_client_secret": "s3cret-from-the-vault",
+}
 
 
 def assert_stopped_before_any_host(proc: subprocess.CompletedProcess) -> str:

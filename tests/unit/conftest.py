@@ -7,8 +7,8 @@ The task dicts copy the shape of the Docker Engine API's GET /tasks answer
 from __future__ import annotations
 
 import itertools
-from types import SimpleNamespace
 from collections.abc import Iterable, Sequence
+from types import SimpleNamespace
 from typing import Any
 
 import pytest

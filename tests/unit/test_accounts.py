@@ -60,9 +60,7 @@ def test_malformed_entry_of_the_user_is_an_error_with_its_line(tmp_path, line, c
 
 def test_malformed_entries_of_others_do_not_matter(tmp_path):
     passwd = tmp_path / "passwd"
-    passwd.write_text(
-        "\n# a comment\nbroken line\n+nis\nalice:x:1001:1001::/home/alice:/bin/sh\n"
-    )
+    passwd.write_text("\n# a comment\nbroken line\n+nis\nalice:x:1001:1001::/home/alice:/bin/sh\n")
     assert lookup_account("alice", str(passwd)).uid == 1001
 
 

@@ -1,5 +1,6 @@
 import asyncio
 import logging
+from importlib.metadata import entry_points
 
 import pytest
 from docker.types import Mount
@@ -18,19 +19,19 @@ ALICE = Account(name="alice", uid=1001, gid=1001, home="/home/alice")
 
 
 def build(**overrides):
-    kwargs = dict(
-        name="jupyter-alice",
-        image=IMAGE,
-        account=ALICE,
-        home_root="/srv/nfs/home",
-        network="swarmhub",
-        env={"JUPYTERHUB_API_TOKEN": "t0k3n", "HOME": "/root"},
-        args=None,
-        mem_limit=1024**3,
-        cpu_limit=1.5,
-        placement={"constraints": ["node.role == worker"]},
-    )
-    kwargs.update(overrides)
+    kwargs = {
+        "name": "jupyter-alice",
+        "image": IMAGE,
+        "account": ALICE,
+        "home_root": "/srv/nfs/home",
+        "network": "swarmhub",
+        "env": {"JUPYTERHUB_API_TOKEN": "t0k3n", "HOME": "/root"},
+        "args": None,
+        "mem_limit": 1024**3,
+        "cpu_limit": 1.5,
+        "placement": {"constraints": ["node.role == worker"]},
+        **overrides,
+    }
     return service_create_kwargs(**kwargs)
 
 
@@ -83,7 +84,10 @@ def test_limits_are_nano_cpus_and_bytes():
         "Resources"
     ]
     assert resources["Limits"] == {"NanoCPUs": 1_500_000_000, "MemoryBytes": 1073741824}
-    assert resources["Reservations"] == {"NanoCPUs": 100_000_000, "MemoryBytes": 536870912}
+    assert resources["Reservations"] == {
+        "NanoCPUs": 100_000_000,
+        "MemoryBytes": 536870912,
+    }
 
 
 def test_no_limits_when_none_are_set():
@@ -127,6 +131,11 @@ def test_container_args_keep_the_image_cmd_unless_needed(cmd, extra, expected):
 
 
 # --- the spawner class -----------------------------------------------------------------
+
+
+def test_jupyterhub_finds_the_spawner_by_its_entry_point_name():
+    (entry,) = entry_points(group="jupyterhub.spawners", name="swarmhub")
+    assert entry.load() is SwarmUserSpawner
 
 
 def test_configurable_traits_have_help_and_defaults():
@@ -222,6 +231,19 @@ def test_start_waits_for_the_task_and_returns_its_overlay_address(make_spawner, 
     assert swarm.method_names().count("tasks") >= 4
 
 
+def test_start_object_returns_when_the_task_runs_not_before(make_spawner, swarm, api):
+    swarm.add_service("jupyter-alice")
+    swarm.task_snapshots = [
+        [api.task(state="starting")],
+        [api.task(state="running")],
+        [api.task(state="failed", err="must not be looked at")],
+    ]
+    spawner = make_spawner("alice")
+    spawner.object_id = api.SERVICE_ID
+    asyncio.run(spawner.start_object())
+    assert swarm.method_names().count("tasks") == 2
+
+
 @pytest.mark.parametrize("state", ["rejected", "failed"])
 def test_start_fails_with_the_tasks_error(make_spawner, swarm, api, state):
     swarm.task_snapshots = [
@@ -248,7 +270,9 @@ def test_start_gives_up_after_start_timeout_saying_why(make_spawner, swarm, api)
 
 def test_address_must_be_on_the_configured_network(make_spawner, swarm, api):
     swarm.add_service("jupyter-alice")
-    swarm.task_snapshots = [[api.task(attachments=[api.attachment("other", "n1", ["10.9.0.2/24"])])]]
+    swarm.task_snapshots = [
+        [api.task(attachments=[api.attachment("other", "n1", ["10.9.0.2/24"])])]
+    ]
     spawner = make_spawner("alice")
     spawner.object_id = api.SERVICE_ID
     with pytest.raises(RuntimeError, match="no IPv4 address on network 'swarmhub'"):
@@ -313,8 +337,8 @@ def test_start_replaces_a_leftover_service_after_its_task_ended(make_spawner, sw
 
     assert asyncio.run(spawner.start()) == ("10.0.1.5", 8888)
     names = swarm.method_names()
-    assert names.index("remove_service") < names.index("inspect_task") < names.index(
-        "create_service"
+    assert (
+        names.index("remove_service") < names.index("inspect_task") < names.index("create_service")
     )
 
 

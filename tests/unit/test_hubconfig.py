@@ -1,0 +1,373 @@
+import asyncio
+import copy
+import json
+import logging
+import runpy
+from pathlib import Path
+
+import pytest
+from jupyterhub.app import JupyterHub
+from jupyterhub.authenticators.shared import SharedPasswordAuthenticator
+from jupyterhub.objects import Hub
+from tornado.web import HTTPError
+from traitlets.config import Config
+
+from swarmhub import hubconfig
+from swarmhub.hubconfig import (
+    VerifiedEmailGoogleOAuthenticator,
+    configure,
+    email_local_part,
+    load_settings,
+)
+from swarmhub.spawner import SwarmUserSpawner
+
+IMAGE = "10.213.7.11:5000/swarmhub/notebook:1"
+USER_PASSWORD = "correct-horse-battery"
+ADMIN_PASSWORD = "an-admin-password-of-more-than-32-characters"
+CLIENT_SECRET = "GOCSPX-not-a-real-secret"
+CONFIG_FILE = Path(__file__).parents[2] / "images" / "jupyterhub" / "jupyterhub_config.py"
+
+
+class StubUser:
+    name = "alice"
+
+
+@pytest.fixture
+def secrets(tmp_path):
+    files = {
+        "client_secret": CLIENT_SECRET + "\n",
+        "shared_password": USER_PASSWORD + "\n",
+        "admin_password": ADMIN_PASSWORD,
+    }
+    for name, content in files.items():
+        (tmp_path / name).write_text(content)
+    return tmp_path
+
+
+@pytest.fixture
+def settings(secrets):
+    """The contract's example settings, with Google login."""
+    return {
+        "public_url": "https://localhost:8443",
+        "hub_connect_host": "jupyterhub",
+        "network": "swarmhub",
+        "image": IMAGE,
+        "mem_limit": "1G",
+        "cpu_limit": 1.0,
+        "placement_constraints": ["node.role == worker"],
+        "passwd_file": "/etc/swarmhub/host/passwd",
+        "home_root": "/home",
+        "admin_users": ["alice"],
+        "allowed_users": [],
+        "spawn_timeout": 120,
+        "http_timeout": 60,
+        "db_url": "sqlite:////srv/jupyterhub/data/jupyterhub.sqlite",
+        "cookie_secret_file": "/srv/jupyterhub/secrets/cookie_secret",
+        "auth": {
+            "kind": "google",
+            "client_id": "swarmhub.apps.googleusercontent.com",
+            "client_secret_file": str(secrets / "client_secret"),
+            "hosted_domain": ["example.org"],
+            "oauth_callback_url": "https://localhost:8443/hub/oauth_callback",
+            "authorize_url": "http://127.0.0.1:9000/o/oauth2/v2/auth",
+            "token_url": None,
+            "userdata_url": None,
+        },
+    }
+
+
+@pytest.fixture
+def shared_settings(settings, secrets):
+    settings = copy.deepcopy(settings)
+    settings["auth"] = {
+        "kind": "shared_password",
+        "password_file": str(secrets / "shared_password"),
+        "admin_password_file": str(secrets / "admin_password"),
+    }
+    return settings
+
+
+def configured(settings):
+    c = Config()
+    configure(c, settings)
+    return c
+
+
+# --- settings file ----------------------------------------------------------------------
+
+
+def test_load_settings_reads_the_json_object(tmp_path, settings):
+    path = tmp_path / "hub.json"
+    path.write_text(json.dumps(settings))
+    assert load_settings(path) == settings
+
+
+def test_load_settings_names_a_missing_file(tmp_path):
+    with pytest.raises(ValueError, match="cannot read hub settings .*hub.json"):
+        load_settings(tmp_path / "hub.json")
+
+
+@pytest.mark.parametrize("text, complaint", [("{", "not valid JSON"), ("[]", "JSON object")])
+def test_load_settings_rejects_what_is_not_a_json_object(tmp_path, text, complaint):
+    path = tmp_path / "hub.json"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=complaint) as e:
+        load_settings(path)
+    assert str(path) in str(e.value)
+
+
+def test_jupyterhub_config_file_applies_the_settings_file(monkeypatch, settings):
+    read = []
+
+    def fake_load(path):
+        read.append(path)
+        return settings
+
+    monkeypatch.setattr(hubconfig, "load_settings", fake_load)
+    c = Config()
+    runpy.run_path(str(CONFIG_FILE), init_globals={"c": c})
+    assert read == ["/etc/swarmhub/hub.json"]
+    assert c.JupyterHub.spawner_class is SwarmUserSpawner
+
+
+# --- the hub itself ---------------------------------------------------------------------
+
+
+def test_hub_listens_for_the_proxy_and_for_user_servers(settings):
+    hub = JupyterHub(config=configured(settings))
+    assert hub.bind_url == "http://0.0.0.0:8000/"
+    assert hub.public_url == "https://localhost:8443/"
+    assert (hub.hub_ip, hub.hub_port, hub.hub_connect_ip) == (
+        "0.0.0.0",
+        8081,
+        "jupyterhub",
+    )
+    assert hub.db_url == "sqlite:////srv/jupyterhub/data/jupyterhub.sqlite"
+    assert hub.cookie_secret_file == "/srv/jupyterhub/secrets/cookie_secret"
+    assert hub.allow_named_servers is True
+    assert hub.named_server_limit_per_user == 2
+    assert hub.cleanup_servers is False
+    assert hub.spawner_class is SwarmUserSpawner
+    assert hub.authenticator_class is VerifiedEmailGoogleOAuthenticator
+
+
+def test_public_url_is_optional(settings):
+    del settings["public_url"]
+    assert JupyterHub(config=configured(settings)).public_url == ""
+
+
+def test_spawner_gets_image_network_limits_placement_and_timeouts(settings):
+    spawner = SwarmUserSpawner(config=configured(settings), user=StubUser(), hub=Hub())
+    assert spawner.image == IMAGE
+    assert spawner.allowed_images == {IMAGE: IMAGE}
+    assert spawner.network_name == "swarmhub"
+    assert spawner.use_internal_ip is True
+    assert spawner.mem_limit == 1024**3
+    assert spawner.cpu_limit == 1.0
+    assert spawner.extra_placement_spec == {"constraints": ["node.role == worker"]}
+    assert spawner.passwd_file == "/etc/swarmhub/host/passwd"
+    assert spawner.home_root == "/home"
+    assert (spawner.start_timeout, spawner.http_timeout) == (120, 60)
+    assert spawner.remove is True
+
+
+def test_optional_spawner_settings_have_defaults(settings):
+    for key in ("mem_limit", "cpu_limit", "placement_constraints", "spawn_timeout"):
+        del settings[key]
+    spawner = SwarmUserSpawner(config=configured(settings), user=StubUser(), hub=Hub())
+    assert spawner.extra_placement_spec == {"constraints": []}
+    assert spawner.start_timeout == 120
+
+
+# --- Google -----------------------------------------------------------------------------
+
+
+def google_user(email, *, hd="example.org", verified=True):
+    """An auth model as OAuthenticator builds it ("domain" is added while naming the user)."""
+    user_info = {
+        "email": email,
+        "verified_email": verified,
+        "domain": email.split("@")[1],
+    }
+    if hd:
+        user_info["hd"] = hd
+    return {"name": None, "admin": None, "auth_state": {"google_user": user_info}}
+
+
+def test_google_client_from_settings_and_secret_file(settings):
+    auth = VerifiedEmailGoogleOAuthenticator(config=configured(settings))
+    assert auth.client_id == "swarmhub.apps.googleusercontent.com"
+    assert auth.client_secret == CLIENT_SECRET
+    assert auth.hosted_domain == ["example.org"]
+    assert auth.oauth_callback_url == "https://localhost:8443/hub/oauth_callback"
+    assert auth.authorize_url == "http://127.0.0.1:9000/o/oauth2/v2/auth"
+    # null keeps Google's own endpoint
+    assert auth.token_url == "https://www.googleapis.com/oauth2/v4/token"
+    assert auth.admin_users == {"alice"}
+
+
+def test_google_username_is_the_lowercased_local_part(settings):
+    auth = VerifiedEmailGoogleOAuthenticator(config=configured(settings))
+    username = auth.user_info_to_username({"email": "Ada.Lovelace@Example.org"})
+    assert auth.normalize_username(username) == "ada.lovelace"
+    assert email_local_part({"email": "BOB@example.org"}) == "bob"
+
+
+def test_google_admits_the_whole_domain_when_no_users_are_listed(settings):
+    auth = VerifiedEmailGoogleOAuthenticator(config=configured(settings))
+    assert auth.allow_all is True
+    assert auth.check_blocked_users("bob", google_user("bob@example.org")) is True
+    assert auth.check_blocked_users("eve", google_user("eve@evil.test", hd="evil.test")) is False
+
+
+def test_google_refuses_unverified_email_even_with_allow_all(settings):
+    auth = VerifiedEmailGoogleOAuthenticator(config=configured(settings))
+    with pytest.raises(HTTPError) as e:
+        auth.check_blocked_users("bob", google_user("bob@example.org", verified=False))
+    assert e.value.status_code == 403
+    assert "unverified email" in e.value.log_message
+
+
+def test_google_with_listed_users_admits_only_them(settings):
+    settings["allowed_users"] = ["bob"]
+    auth = VerifiedEmailGoogleOAuthenticator(config=configured(settings))
+    assert auth.allow_all is False
+    assert auth.allowed_users == {"bob"}
+    assert asyncio.run(auth.check_allowed("bob", google_user("bob@example.org"))) is True
+    assert asyncio.run(auth.check_allowed("carol", google_user("carol@example.org"))) is False
+
+
+def test_google_without_domain_or_users_admits_only_admins(settings, caplog):
+    settings["auth"]["hosted_domain"] = []
+    with caplog.at_level(logging.WARNING):
+        auth = VerifiedEmailGoogleOAuthenticator(config=configured(settings))
+    assert auth.allow_all is False
+    assert "only admin_users can log in" in caplog.text
+
+
+# --- shared password --------------------------------------------------------------------
+
+
+def log_in(auth, username, password):
+    return asyncio.run(auth.authenticate(None, {"username": username, "password": password}))
+
+
+def test_shared_password_logs_users_and_admins_in(shared_settings):
+    c = configured(shared_settings)
+    assert c.JupyterHub.authenticator_class is SharedPasswordAuthenticator
+    auth = SharedPasswordAuthenticator(config=c)
+    assert auth.allow_all is True  # allowed_users is empty
+    assert log_in(auth, "bob", USER_PASSWORD) == {
+        "name": "bob",
+        "admin": False,
+        "groups": [],
+    }
+    assert log_in(auth, "bob", "wrong-password") is None
+    assert log_in(auth, "alice", ADMIN_PASSWORD)["admin"] is True
+    # admins must use the admin password
+    assert log_in(auth, "alice", USER_PASSWORD) is None
+
+
+def test_shared_password_with_listed_users(shared_settings):
+    shared_settings["allowed_users"] = ["bob"]
+    auth = SharedPasswordAuthenticator(config=configured(shared_settings))
+    assert auth.allow_all is False
+    assert auth.allowed_users == {"bob"}
+
+
+def test_shared_password_admin_file_is_optional(shared_settings):
+    del shared_settings["auth"]["admin_password_file"]
+    auth = SharedPasswordAuthenticator(config=configured(shared_settings))
+    assert auth.admin_password is None
+    assert log_in(auth, "bob", USER_PASSWORD)["name"] == "bob"
+
+
+# --- bad settings -----------------------------------------------------------------------
+
+
+def test_missing_key_is_named(settings):
+    del settings["image"]
+    with pytest.raises(ValueError, match="missing key image"):
+        configured(settings)
+
+
+def test_missing_auth_key_is_named_with_its_section(settings):
+    del settings["auth"]["client_id"]
+    with pytest.raises(ValueError, match=r"missing key auth\.client_id"):
+        configured(settings)
+
+
+def test_unknown_auth_kind_lists_the_known_ones(settings):
+    settings["auth"] = {"kind": "github"}
+    with pytest.raises(ValueError, match="unknown auth.kind 'github'; use one of google, shared"):
+        configured(settings)
+
+
+def test_misspelt_key_is_not_ignored(settings):
+    settings["spawn_timout"] = 300
+    with pytest.raises(ValueError, match="unknown key.* spawn_timout"):
+        configured(settings)
+
+
+def test_key_of_the_other_auth_kind_is_refused(shared_settings):
+    shared_settings["auth"]["hosted_domain"] = ["example.org"]
+    with pytest.raises(ValueError, match=r"unknown key.* auth\.hosted_domain"):
+        configured(shared_settings)
+
+
+@pytest.mark.parametrize(
+    "key, value, complaint",
+    [
+        ("network", 5, "network must be a string, not 5"),
+        ("cpu_limit", "2", "cpu_limit must be a number"),
+        ("spawn_timeout", True, "spawn_timeout must be a number, not true"),
+        ("spawn_timeout", 0, "positive number of seconds"),
+        ("allowed_users", "bob", "allowed_users must be a list"),
+        ("admin_users", ["alice", 3], "list of non-empty strings"),
+        ("mem_limit", "lots", "mem_limit 'lots' is not a size"),
+    ],
+)
+def test_wrong_types_are_named(settings, key, value, complaint):
+    settings[key] = value
+    with pytest.raises(ValueError, match=complaint):
+        configured(settings)
+
+
+def test_unreadable_secret_file_is_named_with_its_key(settings, tmp_path):
+    missing = tmp_path / "nope"
+    settings["auth"]["client_secret_file"] = str(missing)
+    with pytest.raises(ValueError, match="cannot read secret file") as e:
+        configured(settings)
+    assert str(missing) in str(e.value) and "auth.client_secret_file" in str(e.value)
+
+
+def test_empty_secret_file_is_refused(settings, secrets):
+    (secrets / "client_secret").write_text("\n")
+    with pytest.raises(
+        ValueError,
+        match=r"secret file .*client_secret named by auth.client_secret_file is empty",
+    ):
+        configured(settings)
+
+
+def test_short_admin_password_is_refused_without_showing_it(shared_settings, secrets):
+    (secrets / "admin_password").write_text("short-admin-secret")
+    with pytest.raises(ValueError, match="at least 32") as e:
+        configured(shared_settings)
+    assert "admin_password" in str(e.value)
+    assert "short-admin-secret" not in str(e.value)
+
+
+def test_admin_password_must_differ_from_the_user_password(shared_settings, secrets):
+    (secrets / "admin_password").write_text(USER_PASSWORD * 2)
+    (secrets / "shared_password").write_text(USER_PASSWORD * 2)
+    with pytest.raises(ValueError, match="hold the same password"):
+        configured(shared_settings)
+
+
+def test_secrets_do_not_reach_the_log(settings, shared_settings, caplog):
+    with caplog.at_level(logging.DEBUG):
+        configured(settings)
+        configured(shared_settings)
+    for secret in (CLIENT_SECRET, USER_PASSWORD, ADMIN_PASSWORD):
+        assert secret not in caplog.text
