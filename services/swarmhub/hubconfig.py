@@ -48,6 +48,7 @@ SETTINGS_KEYS = frozenset(
         "http_timeout",
         "db_url",
         "cookie_secret_file",
+        "ops_token_file",
         "auth",
     }
 )
@@ -92,6 +93,25 @@ def configure(c: Any, settings: Mapping[str, Any]) -> None:
     configure_hub(c, settings)
     configure_spawner(c, settings)
     configure_authenticator(c, settings)
+    configure_ops_service(c, settings)
+
+
+# What the operator's commands (script/bench, later restore and status) may do
+# through the hub API: start and stop servers, read users. Nothing else.
+OPS_SERVICE = "swarmhub-ops"
+OPS_SCOPES = ["servers", "read:users"]
+
+
+def configure_ops_service(c: Any, settings: Mapping[str, Any]) -> None:
+    """A hub service whose token the operator's commands use (optional)."""
+    token_file = _get(settings, "ops_token_file", str, default=None)
+    if not token_file:
+        return
+    token = read_secret(token_file, "ops_token_file")
+    c.JupyterHub.services = [{"name": OPS_SERVICE, "api_token": token}]
+    c.JupyterHub.load_roles = [
+        {"name": OPS_SERVICE, "scopes": OPS_SCOPES, "services": [OPS_SERVICE]}
+    ]
 
 
 def configure_hub(c: Any, settings: Mapping[str, Any]) -> None:

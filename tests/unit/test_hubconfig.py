@@ -371,3 +371,18 @@ def test_secrets_do_not_reach_the_log(settings, shared_settings, caplog):
         configured(shared_settings)
     for secret in (CLIENT_SECRET, USER_PASSWORD, ADMIN_PASSWORD):
         assert secret not in caplog.text
+
+
+def test_ops_service_gets_only_server_and_read_scopes(settings, tmp_path):
+    token_file = tmp_path / "ops_token"
+    token_file.write_text("ops-token-value\n")
+    settings["ops_token_file"] = str(token_file)
+    hub = JupyterHub(config=configured(settings))
+    assert hub.services == [{"name": "swarmhub-ops", "api_token": "ops-token-value"}]
+    assert hub.load_roles == [
+        {"name": "swarmhub-ops", "scopes": ["servers", "read:users"], "services": ["swarmhub-ops"]}
+    ]
+
+
+def test_no_ops_service_without_its_token_file(settings):
+    assert JupyterHub(config=configured(settings)).services == []
