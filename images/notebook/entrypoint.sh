@@ -11,7 +11,8 @@ set -eu
 uid=$(id -u)
 gid=$(id -g)
 # The spawner passes USER; a known uid keeps its own name when USER is unset.
-name=${USER:-${NB_USER:-$(id -un 2>/dev/null || echo jovyan)}}
+known_name=$(getent passwd "$uid" | cut -d: -f1)
+name=${USER:-${NB_USER:-${known_name:-jovyan}}}
 
 # Docker sets HOME=/ for a uid it cannot look up; / is not writable.
 if [ -z "${HOME:-}" ] || [ "$HOME" = / ]; then
@@ -30,7 +31,6 @@ if ! getent passwd "$uid" >/dev/null || ! getent group "$gid" >/dev/null; then
     printf '%s:x:%s:%s:%s:%s:/bin/bash\n' "$name" "$uid" "$gid" "$name" "$HOME" >> "$nss_dir/passwd"
   fi
   if ! getent group "$gid" >/dev/null; then
-    grep -v "^$name:" /etc/group > "$nss_dir/group" || true
     printf '%s:x:%s:\n' "$name" "$gid" >> "$nss_dir/group"
   fi
   export LD_PRELOAD="libnss_wrapper.so${LD_PRELOAD:+ $LD_PRELOAD}"

@@ -11,7 +11,8 @@ set -eu
 uid=$(id -u)
 gid=$(id -g)
 # The spawner passes USER; a known uid keeps its own name when USER is unset.
-name=${USER:-${NB_USER:-$(id -un 2>/dev/null || echo jovyan)}}
+known_name=$(getent passwd "$uid" | cut -d: -f1)
+name=${USER:-${NB_USER:-${known_name:-jovyan}}}
 
 # Docker sets HOME=/ for a uid it cannot look up; / is not writable.
 if [ -z "${HOME:-}" ] || [ "$HOME" = / ]; then

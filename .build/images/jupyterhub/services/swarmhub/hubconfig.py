@@ -17,6 +17,7 @@ from typing import Any
 from jupyterhub.authenticators.shared import SharedPasswordAuthenticator
 from jupyterhub.traitlets import ByteSpecification
 from oauthenticator.google import GoogleOAuthenticator
+from tornado.web import HTTPError
 from traitlets import TraitError
 
 from .spawner import SwarmUserSpawner
@@ -47,6 +48,7 @@ SETTINGS_KEYS = frozenset(
         "http_timeout",
         "db_url",
         "cookie_secret_file",
+        "ops_token_file",
         "auth",
     }
 )
@@ -91,6 +93,25 @@ def configure(c: Any, settings: Mapping[str, Any]) -> None:
     configure_hub(c, settings)
     configure_spawner(c, settings)
     configure_authenticator(c, settings)
+    configure_ops_service(c, settings)
+
+
+# What the operator's commands (script/bench, later restore and status) may do
+# through the hub API: start and stop servers, read users. Nothing else.
+OPS_SERVICE = "swarmhub-ops"
+OPS_SCOPES = ["servers", "read:users"]
+
+
+def configure_ops_service(c: Any, settings: Mapping[str, Any]) -> None:
+    """A hub service whose token the operator's commands use (optional)."""
+    token_file = _get(settings, "ops_token_file", str, default=None)
+    if not token_file:
+        return
+    token = read_secret(token_file, "ops_token_file")
+    c.JupyterHub.services = [{"name": OPS_SERVICE, "api_token": token}]
+    c.JupyterHub.load_roles = [
+        {"name": OPS_SERVICE, "scopes": OPS_SCOPES, "services": [OPS_SERVICE]}
+    ]
 
 
 def configure_hub(c: Any, settings: Mapping[str, Any]) -> None:
@@ -165,8 +186,26 @@ def email_local_part(user_info: Mapping[str, Any]) -> str:
     return email.split("@", 1)[0].lower()
 
 
+class VerifiedEmailGoogleOAuthenticator(GoogleOAuthenticator):
+    """GoogleOAuthenticator that refuses unverified emails even when allow_all is set.
+
+    GoogleOAuthenticator checks verified_email in check_allowed, which JupyterHub
+    skips when allow_all is True (the setting used to admit a whole hosted_domain).
+    check_blocked_users always runs, so the check is repeated there.
+    """
+
+    def check_blocked_users(self, username: str, auth_model: dict[str, Any]) -> bool:
+        user_info = auth_model["auth_state"][self.user_auth_state_key]
+        if not user_info.get("verified_email"):
+            message = f"Login with unverified email {user_info.get('email')} is not allowed"
+            self.log.warning(message)
+            raise HTTPError(403, message)
+        return super().check_blocked_users(username, auth_model)
+
+
 def _configure_google(c: Any, auth: Mapping[str, Any], allowed_users: set[str]) -> None:
-    c.JupyterHub.authenticator_class = GoogleOAuthenticator
+    c.JupyterHub.authenticator_class = VerifiedEmailGoogleOAuthenticator
+    # the GoogleOAuthenticator section applies to the subclass too
     google = c.GoogleOAuthenticator
     google.client_id = _get(auth, "client_id", str, prefix="auth.")
     google.client_secret = read_secret(

@@ -243,9 +243,15 @@ class SwarmUserSpawner(SwarmSpawner):
         """Wait until the service's task runs; fail with the task's error if it cannot."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.start_timeout
+        last_report = ""
         while True:
             task = current_task(await self.service_tasks(self.service_id))
             if task is not None:
+                # log each change once: a task stuck in "pending" says why in its Err
+                report = task_error(task)
+                if report != last_report:
+                    self.log.info("Server %s: %s", self.service_name, report)
+                    last_report = report
                 if task_state(task) == "running":
                     return
                 if is_terminal(task):
