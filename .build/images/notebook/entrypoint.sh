@@ -31,7 +31,6 @@ if ! getent passwd "$uid" >/dev/null || ! getent group "$gid" >/dev/null; then
     printf '%s:x:%s:%s:%s:%s:/bin/bash\n' "$name" "$uid" "$gid" "$name" "$HOME" >> "$nss_dir/passwd"
   fi
   if ! getent group "$gid" >/dev/null; then
-    grep -v "^$name:" /etc/group > "$nss_dir/group" || true
     printf '%s:x:%s:\n' "$name" "$gid" >> "$nss_dir/group"
   fi
   export LD_PRELOAD="libnss_wrapper.so${LD_PRELOAD:+ $LD_PRELOAD}"
