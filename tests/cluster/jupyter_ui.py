@@ -16,7 +16,7 @@ SPAWN_TIMEOUT_MS = 240_000
 
 def log_in(page: Page, email: str) -> None:
     page.goto(f"{PUBLIC_URL}/hub/login")
-    page.get_by_role("link", name=re.compile("Sign in with Google", re.I)).click()
+    page.get_by_text(re.compile("Sign in with Google", re.I)).click()
     page.locator("#email").fill(email)
     page.get_by_role("button", name="Sign in").click()
 
@@ -28,14 +28,15 @@ def wait_for_lab(page: Page, username: str) -> None:
 
 def run_in_new_notebook(page: Page, code: str, expected_output: str) -> None:
     page.locator('.jp-LauncherCard[data-category="Notebook"]').first.click()
-    cell = page.locator(".jp-Notebook .jp-Cell").first
-    expect(cell).to_be_visible(timeout=60_000)
-    cell.locator(".cm-content").click()
+    # the kernel is up once the status bar says so; typing earlier can be lost
+    expect(page.get_by_text(re.compile(r"\| Idle"))).to_be_visible(timeout=120_000)
+    editor = page.locator(".jp-Notebook .jp-Cell").first.locator(".cm-content")
+    editor.click()
     page.keyboard.type(code)
+    expect(editor).to_contain_text(code[:20])
     page.keyboard.press("Shift+Enter")
-    expect(
-        page.locator(".jp-OutputArea-output").filter(has_text=expected_output).first
-    ).to_be_visible(timeout=120_000)
+    output = page.locator(".jp-OutputArea-output").filter(has_text=expected_output)
+    expect(output.first).to_be_visible(timeout=120_000)
 
 
 def hub_api(page: Page, method: str, path: str):
