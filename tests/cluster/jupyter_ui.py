@@ -23,26 +23,31 @@ def log_in(page: Page, email: str) -> None:
 
 def wait_for_lab(page: Page, username: str) -> None:
     page.wait_for_url(re.compile(rf"/user/{re.escape(username)}/lab"), timeout=SPAWN_TIMEOUT_MS)
-    expect(page.locator(".jp-LauncherCard").first).to_be_visible(timeout=120_000)
+    expect(page.locator("#jp-main-dock-panel")).to_be_visible(timeout=120_000)
 
 
 def run_in_new_notebook(page: Page, code: str, expected_output: str) -> None:
+    # a new launcher: JupyterLab may have reopened an earlier layout without one
+    page.get_by_role("button", name="New Launcher").first.click()
     page.locator('.jp-LauncherCard[data-category="Notebook"]').first.click()
     # the kernel is up once the status bar says so; typing earlier can be lost
     expect(page.get_by_text(re.compile(r"\| Idle"))).to_be_visible(timeout=120_000)
-    editor = page.locator(".jp-Notebook .jp-Cell").first.locator(".cm-content")
+    notebook = page.locator(".jp-NotebookPanel:visible")  # the new one, in front
+    editor = notebook.locator(".jp-Cell").first.locator(".cm-content")
     editor.click()
     page.keyboard.type(code)
     expect(editor).to_contain_text(code[:20])
     page.keyboard.press("Shift+Enter")
-    output = page.locator(".jp-OutputArea-output").filter(has_text=expected_output)
+    output = notebook.locator(".jp-OutputArea-output").filter(has_text=expected_output)
     expect(output.first).to_be_visible(timeout=120_000)
 
 
 def hub_api(page: Page, method: str, path: str):
     """Call the hub's REST API with the browser's session, as the hub's own
     pages do (cookie plus the _xsrf token)."""
-    xsrf = next((c["value"] for c in page.context.cookies() if c["name"] == "_xsrf"), "")
+    cookies = page.context.cookies(f"{PUBLIC_URL}/hub/")
+    # the hub's own _xsrf cookie (path /hub/), not a user server's
+    xsrf = next((c["value"] for c in cookies if c["name"] == "_xsrf" and c["path"] == "/hub/"), "")
     return page.request.fetch(
         f"{PUBLIC_URL}/hub/api{path}", method=method, headers={"X-XSRFToken": xsrf}
     )
