@@ -108,7 +108,7 @@ def browser():
 
 
 @pytest.fixture
-def new_page(browser):
+def new_page(browser, request):
     contexts = []
 
     def make():
@@ -119,7 +119,12 @@ def new_page(browser):
         return context.new_page()
 
     yield make
-    for context in contexts:
+    failed = getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed
+    for number, context in enumerate(contexts):
+        if failed:  # what the person saw when it went wrong
+            for page in context.pages:
+                name = f"failed-{request.node.name}-{number}.png"
+                page.screenshot(path=str(trial.ARTIFACTS / name), full_page=True)
         context.close()
 
 
@@ -127,5 +132,6 @@ def new_page(browser):
 def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
+    setattr(item, f"rep_{report.when}", report)
     if report.failed and "cluster" in str(item.fspath):
         report.sections.append(("trial cluster diagnostics", trial.diagnostics()))

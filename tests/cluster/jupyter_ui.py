@@ -26,9 +26,9 @@ def wait_for_lab(page: Page, username: str) -> None:
     expect(page.locator("#jp-main-dock-panel")).to_be_visible(timeout=120_000)
 
 
-def run_in_new_notebook(page: Page, code: str, expected_output: str) -> None:
-    # a new launcher: JupyterLab may have reopened an earlier layout without one
-    page.get_by_role("button", name="New Launcher").first.click()
+def run_in_new_notebook(page: Page, username: str, code: str, expected_output: str) -> None:
+    # a fresh layout: JupyterLab would reopen (and ask kernels for) earlier notebooks
+    page.goto(f"{PUBLIC_URL}/user/{username}/lab?reset")
     page.locator('.jp-LauncherCard[data-category="Notebook"]').first.click()
     # the kernel is up once the status bar says so; typing earlier can be lost
     expect(page.get_by_text(re.compile(r"\| Idle"))).to_be_visible(timeout=120_000)

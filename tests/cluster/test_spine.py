@@ -12,6 +12,7 @@ def test_first_login_writes_a_file_into_the_users_home(first_deploy, new_page):
     jupyter_ui.wait_for_lab(page, "ann")
     jupyter_ui.run_in_new_notebook(
         page,
+        "ann",
         "open('hello.txt', 'w').write('written in a notebook'); print('file' + ' written')",
         "file written",
     )
@@ -39,6 +40,9 @@ def test_file_survives_stop_and_start(first_deploy, new_page):
         task = trial.running_task("jupyter-ann")
         assert task and task["Node"] in NODES
         nodes_seen.add(task["Node"])
+        # the new server logs the browser in again (OAuth with the hub), as on a reload
+        page.goto(f"{trial.PUBLIC_URL}/user/ann/lab")
+        jupyter_ui.wait_for_lab(page, "ann")
         reply = page.request.get(f"{trial.PUBLIC_URL}/user/ann/api/contents/hello.txt")
         assert reply.ok, f"contents API: {reply.status}"
         assert reply.json()["content"].strip() == expected
