@@ -1,4 +1,5 @@
-"""Google login through a real JupyterHub 6.1.1 with oauthenticator's GoogleOAuthenticator.
+"""Google login through a real JupyterHub 6.1.1 with the product's login settings
+(swarmhub.hubconfig: GoogleOAuthenticator, username = the email's local part).
 
 Google's endpoints are played by tests/oauth_standin, served on 127.0.0.1.
 The hub runs as its own process with configurable-http-proxy (from PATH;
