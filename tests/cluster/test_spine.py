@@ -82,3 +82,21 @@ def test_second_deploy_changes_nothing(first_deploy, deploy_vars):
 def test_deploy_with_a_tag_runs_only_that_role(first_deploy, deploy_vars):
     result = trial.deploy("-t", "proxy", "-e", deploy_vars, log_name="deploy-tag-proxy.log")
     assert result.roles_run() == {"validate", "proxy"}
+
+
+def test_user_servers_reach_the_hub_but_no_cluster_host(first_deploy, new_page):
+    page = new_page()
+    jupyter_ui.log_in(page, "bob@example.org")
+    jupyter_ui.wait_for_lab(page, "bob")
+    probe = (
+        "python3 -c 'import sys, urllib.request as u\n"
+        'try:\n u.urlopen(sys.argv[1], timeout=5); print("reached")\n'
+        'except Exception as e: print("blocked", type(e).__name__)\' '
+    )
+    # the hub API, over the overlay network, as jupyterhub-singleuser uses it
+    hub_api = trial.exec_in_server("bob", probe + '"$JUPYTERHUB_API_URL/"').stdout
+    assert hub_api.startswith("reached"), hub_api
+    # the hub host's registry (no auth): a user could replace everyone's image
+    hub_host = on_host("hub", "hostname -I").split()[0]
+    registry = trial.exec_in_server("bob", probe + f"http://{hub_host}:5000/v2/").stdout
+    assert registry.startswith("blocked"), registry
