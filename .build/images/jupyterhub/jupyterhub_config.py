@@ -1,2 +1,0 @@
-from swarmhub.hubconfig import configure, load_settings
-configure(c, load_settings("/etc/swarmhub/hub.json"))  # noqa: F821 (c is given by JupyterHub)
