@@ -1,0 +1,362 @@
+"""The hub's configuration, from the settings JSON that Ansible renders (/etc/swarmhub/hub.json).
+
+jupyterhub_config.py only calls configure(c, load_settings(path)). Everything the
+deployment decides is in the JSON; everything that follows from it is here. Bad
+settings raise ValueError naming the key or file and what to do; secrets are read
+from files and never logged or put into messages.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from jupyterhub.authenticators.shared import SharedPasswordAuthenticator
+from jupyterhub.traitlets import ByteSpecification
+from oauthenticator.google import GoogleOAuthenticator
+from tornado.web import HTTPError
+from traitlets import TraitError
+
+from .spawner import SwarmUserSpawner
+
+log = logging.getLogger(__name__)
+
+HUB_PORT = 8000  # configurable-http-proxy, in the hub container; nginx forwards here
+HUB_API_PORT = 8081  # what user servers call back to
+NAMED_SERVER_LIMIT = 2
+FIX_HINT = "fix the jupyterhub role's settings (group_vars) and deploy again"
+
+_MISSING = object()
+
+SETTINGS_KEYS = frozenset(
+    {
+        "public_url",
+        "hub_connect_host",
+        "network",
+        "image",
+        "mem_limit",
+        "cpu_limit",
+        "placement_constraints",
+        "passwd_file",
+        "home_root",
+        "admin_users",
+        "allowed_users",
+        "spawn_timeout",
+        "http_timeout",
+        "db_url",
+        "cookie_secret_file",
+        "ops_token_file",
+        "auth",
+    }
+)
+AUTH_KEYS = {
+    "google": frozenset(
+        {
+            "kind",
+            "client_id",
+            "client_secret_file",
+            "hosted_domain",
+            "oauth_callback_url",
+            "authorize_url",
+            "token_url",
+            "userdata_url",
+        }
+    ),
+    "shared_password": frozenset({"kind", "password_file", "admin_password_file"}),
+}
+
+
+def load_settings(path: str | Path) -> dict[str, Any]:
+    """Read the hub settings JSON file."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as e:
+        raise ValueError(
+            f"cannot read hub settings {path} ({e.strerror}); the jupyterhub role "
+            "renders this file: deploy the hub again, or mount the file into the container"
+        ) from None
+    try:
+        settings = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"hub settings {path} is not valid JSON ({e}); {FIX_HINT}") from None
+    if not isinstance(settings, dict):
+        raise ValueError(f"hub settings {path} must hold a JSON object; {FIX_HINT}")
+    return settings
+
+
+def configure(c: Any, settings: Mapping[str, Any]) -> None:
+    """Apply hub settings to a traitlets config object (the `c` of jupyterhub_config.py)."""
+    _reject_unknown_keys(settings, SETTINGS_KEYS, "")
+    configure_hub(c, settings)
+    configure_spawner(c, settings)
+    configure_authenticator(c, settings)
+    configure_ops_service(c, settings)
+
+
+# What the operator's commands (script/bench, later restore and status) may do
+# through the hub API: start and stop servers, read users. Nothing else.
+OPS_SERVICE = "swarmhub-ops"
+OPS_SCOPES = ["servers", "read:users"]
+
+
+def configure_ops_service(c: Any, settings: Mapping[str, Any]) -> None:
+    """A hub service whose token the operator's commands use (optional)."""
+    token_file = _get(settings, "ops_token_file", str, default=None)
+    if not token_file:
+        return
+    token = read_secret(token_file, "ops_token_file")
+    c.JupyterHub.services = [{"name": OPS_SERVICE, "api_token": token}]
+    c.JupyterHub.load_roles = [
+        {"name": OPS_SERVICE, "scopes": OPS_SCOPES, "services": [OPS_SERVICE]}
+    ]
+
+
+def configure_hub(c: Any, settings: Mapping[str, Any]) -> None:
+    c.JupyterHub.bind_url = f"http://0.0.0.0:{HUB_PORT}/"
+    public_url = _get(settings, "public_url", str, default=None)
+    if public_url:
+        # links and redirects the hub makes point where browsers come in (nginx)
+        c.JupyterHub.public_url = public_url.rstrip("/") + "/"
+    c.JupyterHub.hub_ip = "0.0.0.0"
+    c.JupyterHub.hub_port = HUB_API_PORT
+    c.JupyterHub.hub_connect_ip = _get(settings, "hub_connect_host", str)
+    c.JupyterHub.db_url = _get(settings, "db_url", str)
+    c.JupyterHub.cookie_secret_file = _get(settings, "cookie_secret_file", str)
+    c.JupyterHub.allow_named_servers = True
+    c.JupyterHub.named_server_limit_per_user = NAMED_SERVER_LIMIT
+    # user servers are swarm services that outlive a hub restart (e.g. a redeploy);
+    # the restarted hub finds them again through the spawner state in its database
+    c.JupyterHub.cleanup_servers = False
+
+
+def configure_spawner(c: Any, settings: Mapping[str, Any]) -> None:
+    c.JupyterHub.spawner_class = SwarmUserSpawner
+    spawner = c.SwarmUserSpawner
+    image = _get(settings, "image", str)
+    spawner.image = image
+    # just this one image; users get no image choice and cannot name another one
+    spawner.allowed_images = [image]
+    spawner.network_name = _get(settings, "network", str)
+    spawner.use_internal_ip = True
+    mem_limit = _get(settings, "mem_limit", (str, int), default=None)
+    if mem_limit is not None:
+        spawner.mem_limit = _byte_size(mem_limit, "mem_limit")
+    cpu_limit = _get(settings, "cpu_limit", (int, float), default=None)
+    if cpu_limit is not None:
+        if cpu_limit <= 0:
+            raise ValueError(f"hub settings: cpu_limit must be positive, not {cpu_limit}")
+        spawner.cpu_limit = float(cpu_limit)
+    constraints = _get_str_list(settings, "placement_constraints")
+    spawner.extra_placement_spec = {"constraints": constraints}
+    spawner.passwd_file = _get(settings, "passwd_file", str)
+    spawner.home_root = _get(settings, "home_root", str)
+    spawner.start_timeout = _seconds(settings, "spawn_timeout", 120)
+    spawner.http_timeout = _seconds(settings, "http_timeout", 60)
+    # SwarmSpawner always removes services on stop (remove is a constant there, not a
+    # trait), so there is nothing to configure for that.
+
+
+def configure_authenticator(c: Any, settings: Mapping[str, Any]) -> None:
+    c.Authenticator.admin_users = set(_get_str_list(settings, "admin_users"))
+    allowed_users = set(_get_str_list(settings, "allowed_users"))
+    c.Authenticator.allowed_users = allowed_users
+
+    auth = _get(settings, "auth", dict)
+    kind = _get(auth, "kind", str, prefix="auth.")
+    if kind not in AUTH_KEYS:
+        raise ValueError(
+            f"hub settings: unknown auth.kind {kind!r}; use one of {', '.join(sorted(AUTH_KEYS))}"
+        )
+    _reject_unknown_keys(auth, AUTH_KEYS[kind], "auth.")
+    if kind == "google":
+        _configure_google(c, auth, allowed_users)
+    else:
+        _configure_shared_password(c, auth, allowed_users)
+
+
+def email_local_part(user_info: Mapping[str, Any]) -> str:
+    """Hub username for a Google account: the email's local part, lower case.
+
+    hosted_domain restricts which domains may log in, so the domain adds nothing.
+    """
+    email = str(user_info.get("email") or "")
+    return email.split("@", 1)[0].lower()
+
+
+class VerifiedEmailGoogleOAuthenticator(GoogleOAuthenticator):
+    """GoogleOAuthenticator that refuses unverified emails even when allow_all is set.
+
+    GoogleOAuthenticator checks verified_email in check_allowed, which JupyterHub
+    skips when allow_all is True (the setting used to admit a whole hosted_domain).
+    check_blocked_users always runs, so the check is repeated there.
+    """
+
+    def check_blocked_users(self, username: str, auth_model: dict[str, Any]) -> bool:
+        user_info = auth_model["auth_state"][self.user_auth_state_key]
+        if not user_info.get("verified_email"):
+            message = f"Login with unverified email {user_info.get('email')} is not allowed"
+            self.log.warning(message)
+            raise HTTPError(403, message)
+        return super().check_blocked_users(username, auth_model)
+
+
+def _configure_google(c: Any, auth: Mapping[str, Any], allowed_users: set[str]) -> None:
+    c.JupyterHub.authenticator_class = VerifiedEmailGoogleOAuthenticator
+    # the GoogleOAuthenticator section applies to the subclass too
+    google = c.GoogleOAuthenticator
+    google.client_id = _get(auth, "client_id", str, prefix="auth.")
+    google.client_secret = read_secret(
+        _get(auth, "client_secret_file", str, prefix="auth."), "auth.client_secret_file"
+    )
+    hosted_domain = _get_str_list(auth, "hosted_domain", prefix="auth.")
+    google.hosted_domain = hosted_domain
+    google.oauth_callback_url = _get(auth, "oauth_callback_url", str, prefix="auth.")
+    # null means Google's own endpoints; tests point these at a local OAuth server
+    for key in ("authorize_url", "token_url", "userdata_url"):
+        url = _get(auth, key, str, prefix="auth.", default=None)
+        if url:
+            setattr(google, key, url)
+    google.username_claim = email_local_part
+    if not allowed_users:
+        if hosted_domain:
+            google.allow_all = True
+        else:
+            log.warning(
+                "hub settings: allowed_users and auth.hosted_domain are both empty, "
+                "so only admin_users can log in with Google"
+            )
+
+
+def _configure_shared_password(c: Any, auth: Mapping[str, Any], allowed_users: set[str]) -> None:
+    c.JupyterHub.authenticator_class = SharedPasswordAuthenticator
+    shared = c.SharedPasswordAuthenticator
+    user_file = _get(auth, "password_file", str, prefix="auth.")
+    user_password = read_secret(user_file, "auth.password_file")
+    _check_password_length(user_password, "auth.password_file", user_file, 8)
+    shared.user_password = user_password
+    admin_file = _get(auth, "admin_password_file", str, prefix="auth.", default=None)
+    if admin_file:
+        admin_password = read_secret(admin_file, "auth.admin_password_file")
+        _check_password_length(admin_password, "auth.admin_password_file", admin_file, 32)
+        if admin_password == user_password:
+            raise ValueError(
+                f"hub settings: auth.password_file and auth.admin_password_file "
+                f"({admin_file}) hold the same password; generate a different admin password"
+            )
+        shared.admin_password = admin_password
+    if not allowed_users:
+        # anyone who knows the password may log in, under any name
+        shared.allow_all = True
+
+
+def read_secret(path: str, key: str) -> str:
+    """The content of a secret file, without surrounding whitespace."""
+    try:
+        value = Path(path).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as e:
+        reason = e.strerror if isinstance(e, OSError) else "not UTF-8 text"
+        raise ValueError(
+            f"hub settings: cannot read secret file {path} named by {key} ({reason}); "
+            "check that the jupyterhub role wrote it and that the hub can read it"
+        ) from None
+    if not value:
+        raise ValueError(
+            f"hub settings: secret file {path} named by {key} is empty; "
+            "set the secret in the vault and deploy again"
+        )
+    return value
+
+
+def _check_password_length(password: str, key: str, path: str, minimum: int) -> None:
+    # SharedPasswordAuthenticator enforces these too, but only when the hub starts
+    # and without saying which file to fix
+    if len(password) < minimum:
+        raise ValueError(
+            f"hub settings: the password in {path} ({key}) is {len(password)} characters "
+            f"long; SharedPasswordAuthenticator needs at least {minimum}: generate a longer one"
+        )
+
+
+def _get(
+    settings: Mapping[str, Any],
+    key: str,
+    kind: type | tuple[type, ...],
+    *,
+    prefix: str = "",
+    default: Any = _MISSING,
+) -> Any:
+    """settings[key], checked against `kind`; null counts as missing."""
+    value = settings.get(key)
+    if value is None:
+        if default is _MISSING:
+            raise ValueError(f"hub settings: missing key {prefix}{key}; {FIX_HINT}")
+        return default
+    # JSON true/false are bools, which Python also counts as ints
+    if isinstance(value, bool) and bool not in _as_tuple(kind):
+        value_ok = False
+    else:
+        value_ok = isinstance(value, kind)
+    if not value_ok:
+        expected = " or ".join(dict.fromkeys(_json_type_name(k) for k in _as_tuple(kind)))
+        raise ValueError(
+            f"hub settings: {prefix}{key} must be {expected}, not {json.dumps(value)}; {FIX_HINT}"
+        )
+    return value
+
+
+def _get_str_list(settings: Mapping[str, Any], key: str, *, prefix: str = "") -> list[str]:
+    values = _get(settings, key, list, prefix=prefix, default=[])
+    if not all(isinstance(v, str) and v for v in values):
+        raise ValueError(
+            f"hub settings: {prefix}{key} must be a list of non-empty strings, "
+            f"not {json.dumps(values)}; {FIX_HINT}"
+        )
+    return list(values)
+
+
+def _seconds(settings: Mapping[str, Any], key: str, default: int) -> int:
+    value = _get(settings, key, (int, float), default=default)
+    if value <= 0:
+        raise ValueError(f"hub settings: {key} must be a positive number of seconds")
+    return int(value)
+
+
+def _byte_size(value: str | int, key: str) -> int:
+    try:
+        size = ByteSpecification().validate(None, value)
+    except TraitError:
+        raise ValueError(
+            f"hub settings: {key} {value!r} is not a size; use bytes or a number "
+            'with K, M, G or T, e.g. "1G"'
+        ) from None
+    if size <= 0:
+        raise ValueError(f"hub settings: {key} must be positive, not {value!r}")
+    return size
+
+
+def _reject_unknown_keys(settings: Mapping[str, Any], known: frozenset[str], prefix: str) -> None:
+    # a misspelt key would otherwise be ignored silently and its default used
+    unknown = sorted(set(settings) - known)
+    if unknown:
+        raise ValueError(
+            f"hub settings: unknown key(s) {', '.join(prefix + k for k in unknown)}; "
+            f"known keys are {', '.join(prefix + k for k in sorted(known))}"
+        )
+
+
+def _as_tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
+    return kind if isinstance(kind, tuple) else (kind,)
+
+
+def _json_type_name(kind: type) -> str:
+    return {
+        str: "a string",
+        int: "a number",
+        float: "a number",
+        list: "a list",
+        dict: "an object",
+        bool: "true or false",
+    }.get(kind, kind.__name__)

@@ -1,0 +1,331 @@
+"""SwarmUserSpawner: each user's server is a swarm service running as the user's own uid/gid.
+
+Differences from dockerspawner's SwarmSpawner, and why:
+- the server's address is its task's IP on the overlay network, read from the swarm
+  API: the service name's VIP needs IPVS, and with dnsrr the name keeps resolving to a
+  removed task for a while;
+- start polls the task quickly (no 1 s sleeps with backoff) and fails fast with the
+  task's own error text;
+- removing the service waits until its tasks are gone, so a restart never talks to
+  the old container;
+- the service spec is built by a plain function (service_create_kwargs) with the
+  home directory mounted as the user, and swarm told not to restart the container:
+  the hub, not swarm, decides when a server runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import posixpath
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from docker.errors import NotFound
+from docker.types import (
+    ContainerSpec,
+    EndpointSpec,
+    Mount,
+    Placement,
+    Resources,
+    RestartPolicy,
+    TaskTemplate,
+)
+from dockerspawner import SwarmSpawner
+from traitlets import Float, Int, Unicode, default
+
+from .accounts import Account, account_from_auth_state, ensure_unprivileged, lookup_account
+from .swarm_tasks import current_task, is_terminal, task_address, task_error, task_state
+
+# Used when no Spawner.cmd is configured but extra arguments must be passed: container
+# args replace the image's CMD, so the command has to be spelled out again.
+DEFAULT_COMMAND = ("jupyterhub-singleuser",)
+# Where homes live inside user containers, whatever home_root is on the nodes.
+CONTAINER_HOME_ROOT = "/home"
+
+
+def container_args(cmd: Sequence[str] | None, extra_args: Sequence[str]) -> list[str] | None:
+    """The container's args (its CMD), or None to keep the image's own CMD.
+
+    Unlike stock dockerspawner this never inspects the image for its CMD: the image
+    need not be present on the manager the hub talks to.
+    """
+    if cmd:
+        return [*cmd, *extra_args]
+    if extra_args:
+        return [*DEFAULT_COMMAND, *extra_args]
+    return None
+
+
+def identity_env(account: Account) -> dict[str, str]:
+    """Environment telling the image who runs it (it has no passwd entry for the uid)."""
+    return {
+        "HOME": posixpath.join(CONTAINER_HOME_ROOT, account.name),
+        "USER": account.name,
+        "NB_USER": account.name,
+        "NB_UID": str(account.uid),
+        "NB_GID": str(account.gid),
+    }
+
+
+def home_mount(account: Account, home_root: str) -> Mount:
+    """Bind mount of the user's home on the node (NFS) to /home/USER, read-write."""
+    if "/" in account.name or account.name in {"", ".", ".."}:
+        raise ValueError(f"username {account.name!r} cannot name a home directory")
+    return Mount(
+        target=posixpath.join(CONTAINER_HOME_ROOT, account.name),
+        source=posixpath.join(home_root, account.name),
+        type="bind",
+        read_only=False,
+    )
+
+
+def nano_cpus(cpus: float | None) -> int | None:
+    """Swarm counts CPUs in billionths."""
+    return round(cpus * 1e9) if cpus else None
+
+
+def service_create_kwargs(
+    *,
+    name: str,
+    image: str,
+    account: Account,
+    home_root: str,
+    network: str,
+    env: Mapping[str, str],
+    args: list[str] | None = None,
+    mem_limit: int | None = None,
+    cpu_limit: float | None = None,
+    mem_reservation: int | None = None,
+    cpu_reservation: float | None = None,
+    extra_mounts: Sequence[Mount] = (),
+    placement: Mapping[str, Any] | None = None,
+    extra_container_spec: Mapping[str, Any] | None = None,
+    extra_resources_spec: Mapping[str, Any] | None = None,
+    extra_task_spec: Mapping[str, Any] | None = None,
+    extra_endpoint_spec: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Keyword arguments for docker.APIClient.create_service for one user server.
+
+    The extra_* mappings are dockerspawner's SwarmSpawner options; their keys
+    override ours, as in SwarmSpawner.
+    """
+    home = posixpath.join(CONTAINER_HOME_ROOT, account.name)
+    container_kwargs: dict[str, Any] = {
+        "image": image,
+        "args": args,
+        "env": {**env, **identity_env(account)},
+        "user": f"{account.uid}:{account.gid}",
+        "workdir": home,
+        "mounts": [home_mount(account, home_root), *extra_mounts],
+    }
+    resources_kwargs: dict[str, Any] = {
+        "mem_limit": mem_limit or None,
+        "cpu_limit": nano_cpus(cpu_limit),
+        "mem_reservation": mem_reservation or None,
+        "cpu_reservation": nano_cpus(cpu_reservation),
+    }
+    task_kwargs: dict[str, Any] = {
+        # a server that exits stays stopped; the hub notices through poll()
+        "restart_policy": RestartPolicy(condition="none"),
+        "placement": Placement(**(placement or {})),
+        "networks": [network],
+    }
+    # dnsrr: no virtual IP, which needs IPVS in the kernel (not available everywhere)
+    endpoint_kwargs: dict[str, Any] = {"mode": "dnsrr"}
+
+    container_kwargs.update(extra_container_spec or {})
+    resources_kwargs.update(extra_resources_spec or {})
+    task_kwargs.update(extra_task_spec or {})
+    endpoint_kwargs.update(extra_endpoint_spec or {})
+    task_template = TaskTemplate(
+        container_spec=ContainerSpec(**container_kwargs),
+        resources=Resources(**resources_kwargs),
+        **task_kwargs,
+    )
+    return {
+        "name": name,
+        "task_template": task_template,
+        "endpoint_spec": EndpointSpec(**endpoint_kwargs),
+    }
+
+
+class SwarmUserSpawner(SwarmSpawner):
+    """Runs each user server as a swarm service, as the user's own uid/gid, home from NFS."""
+
+    passwd_file = Unicode(
+        "/etc/passwd",
+        help="""The hub host's passwd file (mounted read-only into the hub container).
+
+        Users without an entry here (and without uid/gid in their auth_state)
+        cannot start a server.
+        """,
+    ).tag(config=True)
+
+    home_root = Unicode(
+        "/home",
+        help="""Directory holding users' homes on the swarm nodes (NFS mount of the hub's /home).
+
+        home_root/USER is bind-mounted at /home/USER in the user's container.
+        """,
+    ).tag(config=True)
+
+    min_uid = Int(
+        1000,
+        help="""Lowest uid a user server may run as; lower uids are system accounts.""",
+    ).tag(config=True)
+
+    task_poll_interval = Float(
+        0.2,
+        help="""Seconds between looks at the swarm task while starting or stopping a server.""",
+    ).tag(config=True)
+
+    stop_wait_timeout = Float(
+        60,
+        help="""Longest wait, in seconds, for a removed service's containers to stop.
+
+        After that the stop completes anyway, with a warning in the log.
+        """,
+    ).tag(config=True)
+
+    @default("name_template")
+    def _default_name_template(self) -> str:
+        # One '-' before the server name (dockerspawner uses '--'): the contract's names.
+        if self.name:
+            return "{prefix}-{username}-{servername}"
+        return "{prefix}-{username}"
+
+    async def resolve_account(self) -> Account:
+        """The account to run as: auth_state's uid/gid if stored, else the hub's passwd."""
+        auth_state = await self.user.get_auth_state()
+        account = account_from_auth_state(self.user.name, auth_state, self.home_root)
+        if account is None:
+            account = lookup_account(self.user.name, self.passwd_file)
+        return ensure_unprivileged(account, self.min_uid)
+
+    async def create_object(self) -> dict[str, Any]:
+        account = await self.resolve_account()
+        kwargs = service_create_kwargs(
+            name=self.service_name,
+            image=self.image,
+            account=account,
+            home_root=self.home_root,
+            network=self.network_name,
+            env=self.get_env(),
+            args=container_args(self.cmd, self.get_args()),
+            mem_limit=self.mem_limit,
+            cpu_limit=self.cpu_limit,
+            mem_reservation=self.mem_guarantee,
+            cpu_reservation=self.cpu_guarantee,
+            extra_mounts=self.mounts,
+            placement=self.extra_placement_spec,
+            extra_container_spec=self.extra_container_spec,
+            extra_resources_spec=self.extra_resources_spec,
+            extra_task_spec=self.extra_task_spec,
+            extra_endpoint_spec=self.extra_endpoint_spec,
+        )
+        self.log.info(
+            "Creating service %s as uid %s gid %s on network %s",
+            self.service_name,
+            account.uid,
+            account.gid,
+            self.network_name,
+        )
+        return await self.docker("create_service", **kwargs)
+
+    async def service_tasks(self, service_id: str) -> list[dict[str, Any]]:
+        """The service's tasks; none once the service is gone."""
+        try:
+            return await self.docker("tasks", filters={"service": service_id})
+        except NotFound:
+            return []
+
+    async def start_object(self) -> None:
+        """Wait until the service's task runs; fail with the task's error if it cannot."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.start_timeout
+        last_report = ""
+        while True:
+            task = current_task(await self.service_tasks(self.service_id))
+            if task is not None:
+                # log each change once: a task stuck in "pending" says why in its Err
+                report = task_error(task)
+                if report != last_report:
+                    self.log.info("Server %s: %s", self.service_name, report)
+                    last_report = report
+                if task_state(task) == "running":
+                    return
+                if is_terminal(task):
+                    raise RuntimeError(
+                        f"Server {self.service_name} failed to start: {task_error(task)}"
+                    )
+            if loop.time() >= deadline:
+                detail = task_error(task) if task is not None else "no task was created"
+                raise TimeoutError(
+                    f"Server {self.service_name} not running after {self.start_timeout} s: {detail}"
+                )
+            await asyncio.sleep(self.task_poll_interval)
+
+    async def get_ip_and_port(self) -> tuple[str, int]:
+        """The running task's IP on the overlay network, and the notebook port."""
+        task = current_task(await self.service_tasks(self.service_id))
+        if task is None:
+            raise RuntimeError(f"Service {self.service_name} has no task")
+        ip = task_address(task, self.network_name)
+        if ip is None:
+            raise RuntimeError(
+                f"Task of service {self.service_name} has no IPv4 address "
+                f"on network {self.network_name!r}"
+            )
+        return ip, self.port
+
+    async def poll(self) -> int | str | None:
+        """None while the server runs or starts; otherwise why it stopped."""
+        if await self.get_object() is None:
+            return 0
+        task = current_task(await self.service_tasks(self.service_id))
+        if task is None or not is_terminal(task):
+            return None
+        return task_error(task)
+
+    async def remove_object(self) -> None:
+        """Remove the service, then wait (bounded) until its containers have stopped."""
+        if not self.object_id and await self.get_object() is None:
+            return
+        service_id = self.object_id
+        live = [t["ID"] for t in await self.service_tasks(service_id) if not is_terminal(t)]
+        self.log.info("Removing service %s (id: %s)", self.service_name, service_id[:7])
+        try:
+            await self.docker("remove_service", service_id)
+        except NotFound:
+            self.log.debug("Service %s was already removed", service_id[:7])
+        await self.wait_for_tasks_to_end(live)
+
+    async def wait_for_tasks_to_end(self, task_ids: Sequence[str]) -> None:
+        """Wait until each task is gone or terminal, at most stop_wait_timeout seconds.
+
+        Tasks are inspected one by one: after removal the engine no longer accepts
+        the service, not even its ID, as a task filter.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.stop_wait_timeout
+        pending = list(task_ids)
+        while pending:
+            still_live = []
+            for task_id in pending:
+                try:
+                    task = await self.docker("inspect_task", task_id)
+                except NotFound:
+                    continue
+                if not is_terminal(task):
+                    still_live.append(task_id)
+            pending = still_live
+            if pending and loop.time() >= deadline:
+                self.log.warning(
+                    "Tasks %s of removed service %s still not stopped after %s s",
+                    ", ".join(t[:12] for t in pending),
+                    self.service_name,
+                    self.stop_wait_timeout,
+                )
+                return
+            if pending:
+                await asyncio.sleep(self.task_poll_interval)

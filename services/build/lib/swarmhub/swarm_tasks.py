@@ -1,0 +1,76 @@
+"""Pure functions over swarm task dicts, as the Docker API returns them (GET /tasks).
+
+No I/O here: the spawner fetches tasks and asks these functions what they mean.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+Task = Mapping[str, Any]
+
+# States a task never leaves (swarmkit api/types.proto TaskState).
+TERMINAL_STATES = frozenset({"complete", "shutdown", "failed", "rejected", "orphaned", "remove"})
+# Terminal states that mean the task could not run, as opposed to having been stopped.
+FAILED_STATES = frozenset({"failed", "rejected"})
+
+
+def task_state(task: Task) -> str:
+    """The task's current state, lower case ("" if the API gave none)."""
+    return str(task.get("Status", {}).get("State", "")).lower()
+
+
+def is_terminal(task: Task) -> bool:
+    """True once the task has finished for good (its container is stopped or never ran)."""
+    return task_state(task) in TERMINAL_STATES
+
+
+def current_task(tasks: Iterable[Task]) -> Task | None:
+    """The task that stands for the service now: the newest one meant to run.
+
+    Swarm keeps old tasks of a service around for a while; prefer the ones whose
+    desired state is "running", then the most recently created.
+    """
+    tasks = list(tasks)
+    if not tasks:
+        return None
+    # CreatedAt is RFC 3339 in UTC with a fixed layout, so strings sort by time
+    return max(
+        tasks,
+        key=lambda t: (t.get("DesiredState") == "running", str(t.get("CreatedAt", ""))),
+    )
+
+
+def task_address(task: Task, network: str) -> str | None:
+    """The task's IPv4 address on `network` (a network ID or name), without prefix length."""
+    for attachment in task.get("NetworksAttachments") or []:
+        net = attachment.get("Network", {})
+        if network not in (net.get("ID"), net.get("Spec", {}).get("Name")):
+            continue
+        for address in attachment.get("Addresses") or []:
+            interface = ipaddress.ip_interface(address)
+            if interface.version == 4:
+                return str(interface.ip)
+    return None
+
+
+def task_error(task: Task) -> str:
+    """A one-line account of why a task is not running, for logs and the spawn page."""
+    status = task.get("Status", {})
+    state = task_state(task) or "unknown"
+    parts = [f"task {str(task.get('ID', '?'))[:12]} {state}"]
+    err = status.get("Err")
+    if err:
+        parts.append(f": {err}")
+    message = status.get("Message")
+    if message:
+        parts.append(f" (status: {message})" if err else f": {message}")
+    exit_code = status.get("ContainerStatus", {}).get("ExitCode")
+    if exit_code:
+        parts.append(f", exit code {exit_code}")
+    node = task.get("NodeID")
+    if node:
+        parts.append(f", on node {node[:12]}")
+    return "".join(parts)
