@@ -1,4 +1,5 @@
-"""Spawn benchmark, run inside the hub container (script/bench spawn).
+"""Spawn benchmark, run inside the hub container (script/bench spawn), where
+the swarmhub package is installed.
 
 Baseline: a bare `docker service create` of the notebook image (same network,
 same uid, same placement), timed until its HTTP API answers. Measured: the
@@ -18,6 +19,7 @@ from pathlib import Path
 import docker
 import requests
 from docker.types import EndpointSpec, RestartPolicy
+from swarmhub.swarm_tasks import current_task, is_terminal, task_address, task_state
 
 SETTINGS = json.loads(Path("/etc/swarmhub/hub.json").read_text())
 API = "http://127.0.0.1:8081/hub/api"
@@ -45,12 +47,10 @@ def until(what: str, probe, interval: float = 0.05):
 
 
 def task_ip(client, service_id: str) -> str | None:
-    for task in client.api.tasks(filters={"service": service_id}):
-        if task["Status"]["State"] == "running":
-            for attachment in task.get("NetworksAttachments", []):
-                if attachment["Network"]["Spec"]["Name"] == SETTINGS["network"]:
-                    return attachment["Addresses"][0].split("/")[0]
-    return None
+    task = current_task(client.api.tasks(filters={"service": service_id}))
+    if task is None or task_state(task) != "running":
+        return None
+    return task_address(task, SETTINGS["network"])
 
 
 def answers(url: str) -> bool:
@@ -91,10 +91,9 @@ def bare_spawn(client, uid: str, gid: str, run: int) -> float:
 
 def task_gone(client, task_id: str) -> bool:
     try:
-        state = client.api.inspect_task(task_id)["Status"]["State"]
+        return is_terminal(client.api.inspect_task(task_id))
     except docker.errors.NotFound:
         return True
-    return state in {"complete", "shutdown", "failed", "rejected", "orphaned", "remove"}
 
 
 def hub_spawn(session: requests.Session, user: str) -> float:

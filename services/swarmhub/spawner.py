@@ -149,6 +149,23 @@ def service_create_kwargs(
     }
 
 
+async def wait_for_port(host: str, port: int, timeout: float, interval: float) -> bool:
+    """True once host:port accepts a TCP connection; False if it has not within timeout."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        try:
+            connecting = asyncio.open_connection(host, port)
+            _reader, writer = await asyncio.wait_for(connecting, timeout=max(interval, 1.0))
+        except (OSError, TimeoutError):
+            if loop.time() >= deadline:
+                return False
+            await asyncio.sleep(interval)
+        else:
+            writer.close()
+            return True
+
+
 class SwarmUserSpawner(SwarmSpawner):
     """Runs each user server as a swarm service, as the user's own uid/gid, home from NFS."""
 
@@ -264,6 +281,19 @@ class SwarmUserSpawner(SwarmSpawner):
                     f"Server {self.service_name} not running after {self.start_timeout} s: {detail}"
                 )
             await asyncio.sleep(self.task_poll_interval)
+
+    async def start(self) -> tuple[str, int]:
+        ip, port = await super().start()
+        # JupyterHub's own readiness check backs off exponentially (0.2 s, doubling)
+        # once start() returns, so a server that comes up between two of its tries
+        # waits for the next one; polling the port here at task_poll_interval hands
+        # the hub a server that answers its first try. If the port stays closed,
+        # the hub's check reports it as usual.
+        if not await wait_for_port(ip, port, self.http_timeout, self.task_poll_interval):
+            self.log.warning(
+                "Server %s at %s:%s does not accept connections", self.service_name, ip, port
+            )
+        return ip, port
 
     async def get_ip_and_port(self) -> tuple[str, int]:
         """The running task's IP on the overlay network, and the notebook port."""

@@ -12,6 +12,7 @@ from swarmhub.spawner import (
     container_args,
     home_mount,
     service_create_kwargs,
+    wait_for_port,
 )
 
 IMAGE = "10.213.7.11:5000/swarmhub/notebook:1"
@@ -355,3 +356,24 @@ def test_poll_reports_running_starting_stopped_and_gone(make_spawner, swarm, api
     assert "non-zero exit (1)" in asyncio.run(spawner.poll())
     swarm.services.clear()
     assert asyncio.run(spawner.poll()) == 0
+
+
+def test_wait_for_port_sees_a_listening_server():
+    async def scenario():
+        server = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        async with server:
+            return await wait_for_port("127.0.0.1", port, timeout=5, interval=0.05)
+
+    assert asyncio.run(scenario())
+
+
+def test_wait_for_port_gives_up_on_a_closed_port():
+    async def scenario():
+        server = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        server.close()
+        await server.wait_closed()
+        return await wait_for_port("127.0.0.1", port, timeout=0.3, interval=0.05)
+
+    assert not asyncio.run(scenario())
