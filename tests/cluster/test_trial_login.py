@@ -1,0 +1,32 @@
+"""The quick start: ./script/deploy with no inventory prints a login that works.
+
+Runs last in the cluster tier: it puts the trial cluster back on its own
+login (the tests before it use the Google stand-in)."""
+
+from __future__ import annotations
+
+import re
+
+from tests.cluster import jupyter_ui, trial
+
+
+def test_trial_deploy_prints_a_login_that_works(first_deploy, new_page):
+    result = trial.deploy(log_name="deploy-trial-login.log")
+    assert "JupyterHub is up:  https://localhost:8443/" in result.output
+    printed = re.search(r"Log in as bob with password:\s+(\S+)", result.output)
+    assert printed, "./script/deploy did not print bob's password"
+
+    page = new_page()
+    page.goto(f"{trial.PUBLIC_URL}/hub/login")
+    page.locator("#username_input").fill("bob")
+    page.locator("#password_input").fill(printed.group(1))
+    page.locator("#login_submit").click()
+    jupyter_ui.wait_for_lab(page, "bob")
+
+    wrong = new_page()
+    wrong.goto(f"{trial.PUBLIC_URL}/hub/login")
+    wrong.locator("#username_input").fill("bob")
+    wrong.locator("#password_input").fill("not-the-password")
+    wrong.locator("#login_submit").click()
+    assert "/hub/login" in wrong.url
+    assert re.search("invalid username or password", wrong.content(), re.I)
