@@ -18,10 +18,18 @@ CLIENT_ID = "trial-client.apps.example"
 
 
 @pytest.fixture(scope="session")
-def oauth_standin():
+def trial_hosts():
+    """Trial hosts made afresh (unless SWARMHUB_REUSE_CLUSTER=1, for iterating
+    on tests against an already deployed cluster)."""
+    if os.environ.get("SWARMHUB_REUSE_CLUSTER") != "1":
+        trial.run(["./script/cluster", "down"], timeout=300)
+    trial.run(["./script/cluster", "up"], timeout=900)
+
+
+@pytest.fixture(scope="session")
+def oauth_standin(trial_hosts):
     """Google's endpoints, stood in for on this machine's trial-network
     address: the browser and the hub container both reach it there."""
-    trial.run(["./script/cluster", "up"], timeout=900)
     client_secret = secrets.token_urlsafe(24)
     proc = subprocess.Popen(
         [
@@ -76,11 +84,7 @@ def deploy_vars(oauth_standin, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def first_deploy(deploy_vars):
-    """A first deploy onto freshly made hosts (unless SWARMHUB_REUSE_CLUSTER=1,
-    for iterating on tests against an already deployed cluster)."""
-    if os.environ.get("SWARMHUB_REUSE_CLUSTER") != "1":
-        trial.run(["./script/cluster", "down"], timeout=300)
-        trial.run(["./script/cluster", "up"], timeout=900)
+    """The first deploy onto the trial hosts (made afresh by trial_hosts)."""
     result = trial.deploy("-e", deploy_vars, log_name="deploy-first.log")
     print(f"\nfirst deploy: {result.seconds:.0f}s")
     (trial.ARTIFACTS / "timings.txt").open("a").write(f"first_deploy_s {result.seconds:.1f}\n")
