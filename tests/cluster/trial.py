@@ -11,7 +11,6 @@ import json
 import re
 import subprocess
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,21 +34,6 @@ def run(args: list[str], timeout: float = 600, check: bool = True) -> subprocess
 def on_host(host: str, command: str, check: bool = True, timeout: float = 120) -> str:
     """Run a shell command on a trial host; return its stdout."""
     return run(["docker", "exec", host, "sh", "-c", command], timeout, check).stdout.strip()
-
-
-def wait_until(what: str, probe: Callable[[], object], timeout: float, interval: float = 0.5):
-    """Poll probe until it returns something truthy; fail naming `what`."""
-    deadline = time.monotonic() + timeout
-    last_error: Exception | None = None
-    while time.monotonic() < deadline:
-        try:
-            result = probe()
-            if result:
-                return result
-        except Exception as error:  # noqa: BLE001 - reported if the wait fails
-            last_error = error
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last error: {last_error}")
 
 
 @dataclass
