@@ -54,10 +54,14 @@ def oauth_standin(trial_hosts):
         ],
         cwd=trial.ROOT,
         stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
     )
     line = proc.stdout.readline()  # printed once listening
-    assert "listening on" in line, f"OAuth stand-in did not start: {line!r}"
+    if "listening on" not in line:
+        proc.kill()
+        _, err = proc.communicate(timeout=10)
+        raise AssertionError(f"OAuth stand-in did not start: {line!r}\n{err}")
     url = line.rsplit(" ", 1)[1].strip()
     yield {"url": url, "client_secret": client_secret}
     proc.terminate()

@@ -22,6 +22,13 @@ def log_in(page: Page, email: str) -> None:
     page.get_by_role("button", name="Sign in").click()
 
 
+def log_in_to_hub(page: Page, email: str) -> None:
+    """Log in and wait until the hub has answered (its spawn or home page, or
+    the user's running server)."""
+    log_in(page, email)
+    page.wait_for_url(re.compile(r"localhost:8443/(hub|user)/"), timeout=60_000)
+
+
 def wait_for_lab(page: Page, username: str, environment: str | None = None) -> None:
     """Wait for JupyterLab; on the way, answer the spawn form (the default
     environment unless one is named) if the hub shows it."""

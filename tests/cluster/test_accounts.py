@@ -34,8 +34,7 @@ def test_first_login_creates_the_system_user_from_the_skeleton_once(first_deploy
     # a second login changes nothing on the hub host
     before = on_host("hub", "sha256sum /etc/passwd /etc/group /etc/shadow")
     again = new_page()
-    jupyter_ui.log_in(again, "dora@example.org")
-    again.wait_for_url("**/hub/**", timeout=60_000)
+    jupyter_ui.log_in_to_hub(again, "dora@example.org")
     assert on_host("hub", "sha256sum /etc/passwd /etc/group /etc/shadow") == before
 
     # and the server runs as that uid

@@ -21,8 +21,7 @@ def test_idle_server_is_culled_and_busy_one_is_not(first_deploy, deploy_vars, ne
         pages = {}
         for name in ("ann", "cara"):
             pages[name] = page = new_page()
-            jupyter_ui.log_in(page, f"{name}@example.org")
-            page.wait_for_url("**/hub/**", timeout=60_000)
+            jupyter_ui.log_in_to_hub(page, f"{name}@example.org")
             if jupyter_ui.server_state(page, name):
                 jupyter_ui.stop_server(page, name)
             jupyter_ui.start_server(page, name)

@@ -11,8 +11,7 @@ from tests.cluster.trial import on_host
 
 def logged_in(new_page, name):
     page = new_page()
-    jupyter_ui.log_in(page, f"{name}@example.org")
-    page.wait_for_url("**/hub/**", timeout=60_000)
+    jupyter_ui.log_in_to_hub(page, f"{name}@example.org")
     return page
 
 
@@ -34,11 +33,11 @@ def test_environment_folder_is_seeded_once_and_never_overwritten(first_deploy, n
     # first start: the image's files, owned by ann, and the server starts there
     assert "Welcome to the course" in on_host("hub", "cat /home/ann/course/welcome.md")
     assert on_host("hub", "stat -c %u /home/ann/course/welcome.md") == uid
-    assert trial.exec_in_server("ann", "pwd").stdout.strip() == "/home/ann/course"
+    assert trial.server_cwd("ann") == "/home/ann/course"
     # the rest of the home stays reachable
     assert trial.exec_in_server("ann", "ls /home/ann").stdout.split().count("course") == 1
 
-    trial.exec_in_server("ann", "echo 'my notes' >> welcome.md")
+    trial.exec_in_server("ann", "echo 'my notes' >> /home/ann/course/welcome.md")
     restart(page, "ann", environment="course")
     assert on_host("hub", "tail -n1 /home/ann/course/welcome.md") == "my notes"
 

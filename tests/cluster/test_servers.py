@@ -8,8 +8,7 @@ from tests.cluster.trial import on_host
 
 def test_named_server_limit_gives_its_message(first_deploy, new_page):
     page = new_page()
-    jupyter_ui.log_in(page, "bob@example.org")
-    page.wait_for_url("**/hub/**", timeout=60_000)
+    jupyter_ui.log_in_to_hub(page, "bob@example.org")
     for server in ("one", "two"):
         jupyter_ui.start_server(page, "bob", server=server)
     services = {t["Name"].split(".")[0] for t in trial.service_tasks_all()}
@@ -28,8 +27,7 @@ def test_named_server_limit_gives_its_message(first_deploy, new_page):
 
 def test_projects_limit_and_deletion(first_deploy, new_page):
     page = new_page()
-    jupyter_ui.log_in(page, "cara@example.org")
-    page.wait_for_url("**/hub/**", timeout=60_000)
+    jupyter_ui.log_in_to_hub(page, "cara@example.org")
     # a project server starts in /projects/NAME, with every project under /projects
     jupyter_ui.start_server(page, "cara", server="p1", project="thesis")
     service = next(
@@ -37,10 +35,8 @@ def test_projects_limit_and_deletion(first_deploy, new_page):
         for t in trial.service_tasks_all()
         if t["Name"].startswith("jupyter-cara--p1")
     )
-    assert trial.exec_in_server("cara", "pwd", service=service).stdout.strip() == (
-        "/projects/thesis"
-    )
-    trial.exec_in_server("cara", "echo draft > chapter1.txt", service=service)
+    assert trial.server_cwd("cara", service=service) == "/projects/thesis"
+    trial.exec_in_server("cara", "echo draft > /projects/thesis/chapter1.txt", service=service)
     uid = on_host("hub", "id -u cara")
     assert on_host("hub", "stat -c %u /home/cara/projects/thesis/chapter1.txt") == uid
     jupyter_ui.stop_server(page, "cara", server="p1")

@@ -111,6 +111,13 @@ def exec_in_server(
     return proc
 
 
+def server_cwd(username: str, service: str | None = None) -> str:
+    """The folder the user's Jupyter server runs in (docker exec starts elsewhere)."""
+    # by process name (the script's, cut to 15 characters), not tini's arguments
+    command = "readlink /proc/$(pgrep -o jupyterhub-sing)/cwd"
+    return exec_in_server(username, command, service=service).stdout.strip()
+
+
 def diagnostics() -> str:
     """What explains a failure: hosts, the hub's log, the swarm's services."""
     parts = []
