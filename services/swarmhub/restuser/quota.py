@@ -116,8 +116,13 @@ def parse_overrides(data: object, default: Quota, source: str) -> dict[str, Quot
 
 def load_overrides_text(text: str, default: Quota, source: str) -> dict[str, Quota]:
     """Parse an overrides file's text: JSON, or YAML if PyYAML is installed."""
+    return parse_overrides(read_overrides_data(text, source), default, source)
+
+
+def read_overrides_data(text: str, source: str) -> Any:
+    """The data in an overrides file's text (JSON, or YAML if PyYAML is installed)."""
     if not text.strip():
-        return {}
+        return None
     try:
         data: Any = json.loads(text)
     except json.JSONDecodeError as json_error:
@@ -133,7 +138,7 @@ def load_overrides_text(text: str, default: Quota, source: str) -> dict[str, Quo
         except yaml.YAMLError as yaml_error:
             problem = " ".join(str(yaml_error).split())
             raise ValueError(f"{source}: neither JSON nor YAML ({problem})") from None
-    return parse_overrides(data, default, source)
+    return data
 
 
 class OverridesFile:
