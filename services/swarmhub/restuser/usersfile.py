@@ -79,8 +79,9 @@ def check_users(
         unknown = sorted(str(key) for key in entry if key not in allowed)
         if unknown:
             problems.append(
-                f"{where}: unknown or misplaced key(s) {', '.join(unknown)}; a {state} "
-                f"user may have {', '.join(sorted(allowed))}"
+                f"{where}: unknown or misplaced key(s) {', '.join(unknown)}; "
+                f"{'an absent' if state == 'absent' else 'a present'} user may have "
+                f"{', '.join(sorted(allowed))}"
             )
         if state == "absent":
             if not isinstance(entry.get("remove_home", False), bool):
