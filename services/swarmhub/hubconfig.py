@@ -43,6 +43,7 @@ SETTINGS_KEYS = frozenset(
         "passwd_file",
         "home_root",
         "admin_users",
+        "admin_users_file",
         "allowed_users",
         "spawn_timeout",
         "http_timeout",
@@ -96,10 +97,11 @@ def configure(c: Any, settings: Mapping[str, Any]) -> None:
     configure_ops_service(c, settings)
 
 
-# What the operator's commands (script/bench, later restore and status) may do
-# through the hub API: start and stop servers, read users. Nothing else.
+# What the operator's commands (script/bench, admins.yml, later restore and status)
+# may do through the hub API: start and stop servers, list and read users (admins.yml
+# reads who is admin before and after). Nothing else.
 OPS_SERVICE = "swarmhub-ops"
-OPS_SCOPES = ["servers", "read:users"]
+OPS_SCOPES = ["servers", "read:users", "list:users"]
 
 
 def configure_ops_service(c: Any, settings: Mapping[str, Any]) -> None:
@@ -110,7 +112,8 @@ def configure_ops_service(c: Any, settings: Mapping[str, Any]) -> None:
     token = read_secret(token_file, "ops_token_file")
     c.JupyterHub.services = [{"name": OPS_SERVICE, "api_token": token}]
     c.JupyterHub.load_roles = [
-        {"name": OPS_SERVICE, "scopes": OPS_SCOPES, "services": [OPS_SERVICE]}
+        *_load_roles(c),
+        {"name": OPS_SERVICE, "scopes": OPS_SCOPES, "services": [OPS_SERVICE]},
     ]
 
 
@@ -160,7 +163,13 @@ def configure_spawner(c: Any, settings: Mapping[str, Any]) -> None:
 
 
 def configure_authenticator(c: Any, settings: Mapping[str, Any]) -> None:
-    c.Authenticator.admin_users = set(_get_str_list(settings, "admin_users"))
+    admin_users = admin_users_from(settings)
+    c.Authenticator.admin_users = admin_users
+    # The admin role with its users listed makes the list exact at every start: a
+    # name taken off it loses admin (admin_users alone only ever adds admins, and
+    # login never revokes). JupyterHub logs a warning that both are set; it merges
+    # the same names, and admin_users is still needed for logins (admin password).
+    c.JupyterHub.load_roles = [*_load_roles(c), {"name": "admin", "users": sorted(admin_users)}]
     allowed_users = set(_get_str_list(settings, "allowed_users"))
     c.Authenticator.allowed_users = allowed_users
 
@@ -175,6 +184,38 @@ def configure_authenticator(c: Any, settings: Mapping[str, Any]) -> None:
         _configure_google(c, auth, allowed_users)
     else:
         _configure_shared_password(c, auth, allowed_users)
+
+
+def admin_users_from(settings: Mapping[str, Any]) -> set[str]:
+    """The hub's admins: admin_users_file (written by admins.yml) if it exists, else
+    admin_users. The file replaces the list; it does not add to it."""
+    admin_file = _get(settings, "admin_users_file", str, default=None)
+    if admin_file:
+        try:
+            text = Path(admin_file).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            text = None
+        except OSError as e:
+            raise ValueError(
+                f"hub settings: cannot read admin_users_file {admin_file} ({e.strerror})"
+            ) from None
+        if text is not None:
+            try:
+                names = json.loads(text)
+            except json.JSONDecodeError as e:
+                names = e
+            if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
+                raise ValueError(
+                    f"hub settings: admin_users_file {admin_file} must hold a JSON list of "
+                    "user names; run ./script/deploy admins.yml again to rewrite it"
+                )
+            return set(names)
+    return set(_get_str_list(settings, "admin_users"))
+
+
+def _load_roles(c: Any) -> list[Any]:
+    # what earlier steps put in load_roles (nothing yet: traitlets' Config is empty)
+    return list(c.JupyterHub.load_roles) if "load_roles" in c.JupyterHub else []
 
 
 def email_local_part(user_info: Mapping[str, Any]) -> str:

@@ -48,6 +48,26 @@ def parse_users_file(text: str, path: str) -> dict[str, Any]:
     return {"users": data["users"], "problems": problems}
 
 
+def parse_admins_file(text: str, path: str) -> dict[str, Any]:
+    """{admins, problems} from an admins file's text (`admins: [NAME, ...]`)."""
+    try:
+        data = yaml.safe_load(str(text))
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        return {"admins": [], "problems": [f"{path}: not valid YAML{where}"]}
+    if not isinstance(data, dict) or set(data) != {"admins"}:
+        return {
+            "admins": [],
+            "problems": [f"{path}: must be a map with only an `admins:` list"],
+        }
+    return {"admins": data["admins"], "problems": []}
+
+
+def check_admins(names: Any, allow_none: bool = False) -> list[str]:
+    return usersfile.check_admins(_plain(names), bool(allow_none))
+
+
 def check_users(
     entries: Any, default_soft: Any = 0, default_hard: Any = 0
 ) -> list[str]:
@@ -149,6 +169,8 @@ class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {
             "swarmhub_parse_users_file": parse_users_file,
+            "swarmhub_parse_admins_file": parse_admins_file,
+            "swarmhub_check_admins": check_admins,
             "swarmhub_check_users": check_users,
             "swarmhub_normalize_users": normalize_users,
             "swarmhub_user_passwords": user_passwords,

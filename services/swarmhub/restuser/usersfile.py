@@ -171,6 +171,36 @@ def _check_present(
     return problems
 
 
+def check_admins(
+    names: object,
+    allow_none: bool = False,
+    reserved_names: Collection[str] = DEFAULT_RESERVED_NAMES,
+    reserved_prefixes: Iterable[str] = DEFAULT_RESERVED_PREFIXES,
+) -> list[str]:
+    """Everything wrong with a new admin list (hub user names), [] if it is good."""
+    if not isinstance(names, list):
+        return [f"the admin list must be a list of user names, not {_kind(names)}"]
+    if not names and not allow_none:
+        return [
+            "the admin list is empty: nobody could manage the hub; to really remove "
+            "every admin, add -e admins_allow_none=true"
+        ]
+    problems = []
+    seen: set[str] = set()
+    for name in names:
+        if not isinstance(name, str):
+            problems.append(f"{name!r} is not a user name")
+            continue
+        try:
+            check_name(name, reserved_names, tuple(reserved_prefixes))
+        except RestuserError as e:
+            problems.append(e.detail)
+        if name in seen:
+            problems.append(f"{name!r} is listed twice")
+        seen.add(name)
+    return problems
+
+
 def normalize_users(entries: list[Mapping[str, Any]] | None) -> list[dict[str, Any]]:
     """Checked entries with every key filled in, for the tasks (password as given)."""
     users = []
