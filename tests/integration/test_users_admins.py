@@ -62,7 +62,7 @@ class Hub:
         settings = {
             "hub_connect_host": "127.0.0.1",
             "network": "unused",
-            "image": "unused",
+            "environments": [{"name": "python", "image": "unused"}],
             "passwd_file": "/etc/passwd",
             "home_root": "/home",
             "admin_users": ["alice", "bob"],
