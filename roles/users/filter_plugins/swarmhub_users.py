@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 try:
-    from swarmhub.restuser import usersfile
+    from swarmhub.restuser import DEFAULT_RESERVED_NAMES, usersfile
 except ImportError:  # pragma: no cover - Ansible run outside the project's virtualenv
     sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "services"))
-    from swarmhub.restuser import usersfile
+    from swarmhub.restuser import DEFAULT_RESERVED_NAMES, usersfile
 
 import yaml
 from ansible.errors import AnsibleFilterError
@@ -69,10 +69,14 @@ def check_admins(names: Any, allow_none: bool = False) -> list[str]:
 
 
 def check_users(
-    entries: Any, default_soft: Any = 0, default_hard: Any = 0
+    entries: Any, default_soft: Any = 0, default_hard: Any = 0, reserved: Any = ()
 ) -> list[str]:
+    """The users' problems; `reserved` adds names (restuser_reserved_names) to restuser's."""
     return usersfile.check_users(
-        _plain(entries), _plain(default_soft), _plain(default_hard)
+        _plain(entries),
+        _plain(default_soft),
+        _plain(default_hard),
+        reserved_names=DEFAULT_RESERVED_NAMES | frozenset(_plain(reserved) or ()),
     )
 
 
