@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -263,13 +264,40 @@ def test_quota_output_is_read():
 
 
 def test_the_role_refuses_the_names_restuser_refuses():
-    # the users role has no list of its own: its filter calls these same functions
-    plugin = (ROOT / "roles/users/filter_plugins/swarmhub_users.py").read_text()
-    assert "from swarmhub.restuser import usersfile" in plugin
-    assert "usersfile.check_users(" in plugin
-    assert {"root", "docker", "sudo", "jupyterhub"} <= DEFAULT_RESERVED_NAMES
+    # the users role's filter is a thin layer over these same functions
+    spec = importlib.util.spec_from_file_location(
+        "swarmhub_users_filters", ROOT / "roles/users/filter_plugins/swarmhub_users.py"
+    )
+    plugin = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(plugin)
+    filters = plugin.FilterModule().filters()
+    for name in sorted(DEFAULT_RESERVED_NAMES)[:20] + ["projects", "systemd-x", "Bad", "1a"]:
+        entries = [{"name": name}]
+        assert filters["swarmhub_check_users"](entries) == check_users(entries)
+        assert filters["swarmhub_check_users"](entries), name
+    assert filters["swarmhub_check_users"]([{"name": "teacher"}], 0, 0, ["teacher"])
+    assert filters["swarmhub_check_users"]([{"name": "teacher"}]) == []
 
 
 def test_the_example_users_file_is_valid():
     example = yaml.safe_load((ROOT / "roles/users/files/users.example.yml").read_text())
     assert check_users(example["users"], "5G", "6G") == []
+
+
+def test_an_unchanged_password_keeps_its_hash():
+    spec = importlib.util.spec_from_file_location(
+        "swarmhub_users_filters", ROOT / "roles/users/filter_plugins/swarmhub_users.py"
+    )
+    plugin = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(plugin)
+    first = plugin.password_hash("correct horse battery", "")
+    assert first.startswith("$6$") and "correct" not in first
+    assert plugin.password_hash("correct horse battery", first) == first
+    changed = plugin.password_hash("another password", first)
+    assert changed.startswith("$6$") and changed != first
+    # a hash of another scheme (yescrypt, Debian's passwd default) is replaced once
+    assert plugin.password_hash("x" * 10, "$y$j9T$abc$def").startswith("$6$")
+    # the parsed file never quotes its text (it may hold passwords)
+    parsed = plugin.parse_users_file('users:\n  - name: a\n    password: "s3cr\n', "f.yml")
+    assert parsed["problems"][0].startswith("f.yml: not valid YAML at line")
+    assert "s3cr" not in parsed["problems"][0]
