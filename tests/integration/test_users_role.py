@@ -43,7 +43,8 @@ def image():
         )
     subprocess.run([str(ROOT / "images/base/build-base-image"), BASE_IMAGE], check=True)
     docker("build", "-q", "-t", IMAGE, "-", input=DOCKERFILE)
-    return IMAGE
+    yield IMAGE
+    docker("rmi", IMAGE, check=False)
 
 
 @pytest.fixture
