@@ -58,6 +58,7 @@ SETTINGS_KEYS = frozenset(
         "project_limit",
         "named_server_limit",
         "admin_users",
+        "admin_users_file",
         "allowed_users",
         "instructors",
         "username_map",
@@ -118,10 +119,11 @@ def configure(c: Any, settings: Mapping[str, Any]) -> None:
     configure_ops_service(c, settings)
 
 
-# What the operator's commands (script/bench, later restore and status) may do
-# through the hub API: start and stop servers, read users. Nothing else.
+# What the operator's commands (script/bench, admins.yml, later restore and status)
+# may do through the hub API: start and stop servers, list and read users (admins.yml
+# reads who is admin before and after). Nothing else.
 OPS_SERVICE = "swarmhub-ops"
-OPS_SCOPES = ["servers", "read:users"]
+OPS_SCOPES = ["servers", "read:users", "list:users"]
 
 
 def configure_ops_service(c: Any, settings: Mapping[str, Any]) -> None:
@@ -162,7 +164,7 @@ def configure_ops_service(c: Any, settings: Mapping[str, Any]) -> None:
                 }
             )
     c.JupyterHub.services = services
-    c.JupyterHub.load_roles = roles
+    c.JupyterHub.load_roles = [*_load_roles(c), *roles]
 
 
 def configure_hub(c: Any, settings: Mapping[str, Any]) -> None:
@@ -249,8 +251,13 @@ def _environments(settings: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def configure_authenticator(c: Any, settings: Mapping[str, Any]) -> None:
-    admin_users = set(_get_str_list(settings, "admin_users"))
+    admin_users = admin_users_from(settings)
     c.Authenticator.admin_users = admin_users
+    # The admin role with its users listed makes the list exact at every start: a
+    # name taken off it loses admin (admin_users alone only ever adds admins, and
+    # login never revokes). JupyterHub logs a warning that both are set; it merges
+    # the same names, and admin_users is still needed for logins (admin password).
+    c.JupyterHub.load_roles = [*_load_roles(c), {"name": "admin", "users": sorted(admin_users)}]
     allowed_users = set(_get_str_list(settings, "allowed_users"))
     c.Authenticator.allowed_users = allowed_users
     # names restuser accepts, without "--" or a trailing "-" (see service_name_for)
@@ -287,6 +294,38 @@ def configure_authenticator(c: Any, settings: Mapping[str, Any]) -> None:
     else:
         _configure_shared_password(c, auth, allowed_users)
         c.SwarmhubSharedPasswordAuthenticator.restuser_socket = restuser_socket
+
+
+def admin_users_from(settings: Mapping[str, Any]) -> set[str]:
+    """The hub's admins: admin_users_file (written by admins.yml) if it exists, else
+    admin_users. The file replaces the list; it does not add to it."""
+    admin_file = _get(settings, "admin_users_file", str, default=None)
+    if admin_file:
+        try:
+            text = Path(admin_file).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            text = None
+        except OSError as e:
+            raise ValueError(
+                f"hub settings: cannot read admin_users_file {admin_file} ({e.strerror})"
+            ) from None
+        if text is not None:
+            try:
+                names = json.loads(text)
+            except json.JSONDecodeError as e:
+                names = e
+            if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
+                raise ValueError(
+                    f"hub settings: admin_users_file {admin_file} must hold a JSON list of "
+                    "user names; run ./script/deploy admins.yml again to rewrite it"
+                )
+            return set(names)
+    return set(_get_str_list(settings, "admin_users"))
+
+
+def _load_roles(c: Any) -> list[Any]:
+    # what earlier steps put in load_roles (nothing yet: traitlets' Config is empty)
+    return list(c.JupyterHub.load_roles) if "load_roles" in c.JupyterHub else []
 
 
 def _configure_google(c: Any, auth: Mapping[str, Any], allowed_users: set[str]) -> None:

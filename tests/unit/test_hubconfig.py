@@ -387,8 +387,13 @@ def test_ops_service_gets_only_server_and_read_scopes(settings, tmp_path):
     settings["ops_token_file"] = str(token_file)
     hub = JupyterHub(config=configured(settings))
     assert hub.services == [{"name": "swarmhub-ops", "api_token": "ops-token-value"}]
-    assert hub.load_roles == [
-        {"name": "swarmhub-ops", "scopes": ["servers", "read:users"], "services": ["swarmhub-ops"]}
+    ops_roles = [role for role in hub.load_roles if role["name"] == "swarmhub-ops"]
+    assert ops_roles == [
+        {
+            "name": "swarmhub-ops",
+            "scopes": ["servers", "read:users", "list:users"],
+            "services": ["swarmhub-ops"],
+        }
     ]
 
 

@@ -216,7 +216,7 @@ def test_python_m_swarmhub_restuser_serves_until_stopped(tmp_path, config):
     try:
         # it logs this line once the socket listens, so no waiting or polling is needed
         first_line = process.stderr.readline()
-        assert f"restuser listening on {sock} (mode 0600)" in first_line
+        assert f"restuser listening on {sock} (mode 0600, quotas off)" in first_line
         assert stat.S_IMODE(sock.lstat().st_mode) == 0o600
         status, body = call(sock, "POST", "/users/dora")
         assert status == 201

@@ -204,6 +204,7 @@ def test_an_existing_user_is_answered_as_it_is(config, client):
             "uid": 1001,
             "gid": 1001,
             "home": "/home/carol",
+            "quota": None,
         }
     assert etc_snapshot(config) == etc_before
     assert tree_snapshot(config.host_path("/home/carol")) == home_before

@@ -14,6 +14,7 @@ from typing import NoReturn
 from .app import create_app
 from .config import RestuserConfig
 from .names import DEFAULT_RESERVED_NAMES
+from .quota import make_quota
 from .server import make_unix_server
 
 log = logging.getLogger("swarmhub.restuser")
@@ -53,6 +54,28 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--userdel", default=defaults.userdel, help="path of userdel")
     parser.add_argument("--groupdel", default=defaults.groupdel, help="path of groupdel")
     parser.add_argument("--lock-file", default=defaults.lock_file, help="file lock of creations")
+    quotas = parser.add_argument_group("disk quotas (set when a user or a missing home is made)")
+    quotas.add_argument(
+        "--quota-enabled",
+        action="store_true",
+        help="set each new user's quota with setquota (the filesystem must have quotas on)",
+    )
+    quotas.add_argument(
+        "--quota-soft", default="0", help='default soft block limit, e.g. "5G" (0: none)'
+    )
+    quotas.add_argument(
+        "--quota-hard", default="0", help='default hard block limit, e.g. "6G" (0: none)'
+    )
+    quotas.add_argument(
+        "--quota-overrides",
+        metavar="FILE",
+        help="JSON (or YAML) map user -> {soft, hard}; read again when it changes",
+    )
+    quotas.add_argument("--setquota", default=defaults.setquota, help="path of setquota")
+    quotas.add_argument(
+        "--quota-filesystem",
+        help="mount point given to setquota (default: the one holding --home-root)",
+    )
     return parser.parse_args(argv)
 
 
@@ -68,6 +91,11 @@ def config_from_args(args: argparse.Namespace) -> RestuserConfig:
         userdel=args.userdel,
         groupdel=args.groupdel,
         lock_file=args.lock_file,
+        quota_enabled=args.quota_enabled,
+        default_quota=make_quota(args.quota_soft, args.quota_hard, "--quota-soft/--quota-hard"),
+        quota_overrides=args.quota_overrides,
+        setquota=args.setquota,
+        quota_filesystem=args.quota_filesystem,
     )
 
 
@@ -82,7 +110,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     # stop cleanly on `docker stop` / systemctl stop, removing the socket
     signal.signal(signal.SIGTERM, _exit_on_signal)
-    log.info("restuser listening on %s (mode %04o)", args.socket, args.mode)
+    quotas = (
+        f"quotas {config.default_quota.describe()}"
+        + (f", overrides {config.quota_overrides}" if config.quota_overrides else "")
+        if config.quota_enabled
+        else "quotas off"
+    )
+    log.info("restuser listening on %s (mode %04o, %s)", args.socket, args.mode, quotas)
     try:
         server.serve_forever()
     finally:

@@ -6,10 +6,9 @@ from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import BaseConverter
 
-from ..accounts import Account
 from .config import RestuserConfig
 from .errors import RestuserError
-from .useradd import ensure_user, get_user
+from .useradd import Outcome, UserAnswer, ensure_user, get_user
 
 
 def create_app(config: RestuserConfig) -> Flask:
@@ -23,17 +22,23 @@ def create_app(config: RestuserConfig) -> Flask:
 
     @app.post("/users/<anything:name>")
     def ensure(name: str) -> tuple[Response, int]:
-        account, created = ensure_user(config, name)
-        if not created:
-            return _answer(account), 200
+        answer = ensure_user(config, name)
+        if answer.outcome is Outcome.EXISTED:
+            return _answer(answer), 200
+        account = answer.account
+        quota = "" if answer.quota is None else f", quota {answer.quota.describe()}"
+        what = "created user" if answer.outcome is Outcome.CREATED else "made the missing home of"
+        # one line per change, and never anything secret (there is nothing secret here)
         app.logger.info(
-            "created user %s (uid %d, gid %d, home %s)",
+            "%s %s (uid %d, gid %d, home %s%s)",
+            what,
             account.name,
             account.uid,
             account.gid,
             account.home,
+            quota,
         )
-        return _answer(account), 201
+        return _answer(answer), 201 if answer.outcome is Outcome.CREATED else 200
 
     @app.errorhandler(RestuserError)
     def refused(e: RestuserError) -> tuple[Response, int]:
@@ -67,8 +72,12 @@ class AnythingConverter(BaseConverter):
     part_isolating = False
 
 
-def _answer(account: Account) -> Response:
-    return jsonify(name=account.name, uid=account.uid, gid=account.gid, home=account.home)
+def _answer(answer: UserAnswer) -> Response:
+    account = answer.account
+    quota = None if answer.quota is None else answer.quota.as_json()
+    return jsonify(
+        name=account.name, uid=account.uid, gid=account.gid, home=account.home, quota=quota
+    )
 
 
 def _error(error: str, detail: str) -> Response:

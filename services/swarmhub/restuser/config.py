@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .names import DEFAULT_RESERVED_NAMES, DEFAULT_RESERVED_PREFIXES
+from .quota import Quota
 
 # People get uids of at least this, whatever login.defs says: the hub and the
 # spawner treat anything below as a system account (accounts.ensure_unprivileged)
@@ -36,14 +37,26 @@ class RestuserConfig:
     groupdel: str = "/usr/sbin/groupdel"
     # a file lock, so that several server processes would still create a user once
     lock_file: str = "/run/lock/swarmhub-restuser.lock"
+    # Disk quotas, set with setquota on the filesystem holding home_root when a user
+    # (or a missing home) is created. Off: answers carry "quota": null.
+    quota_enabled: bool = False
+    # the limits of users without an override (0: none)
+    default_quota: Quota = Quota()
+    # a JSON (or YAML) map user -> {soft, hard}, read again when it changes; None: none
+    quota_overrides: str | None = None
+    setquota: str = "/usr/sbin/setquota"
+    # the mount point given to setquota; None: the one holding home_root
+    quota_filesystem: str | None = None
 
     def __post_init__(self) -> None:
         if self.prefix and not _is_clean_absolute(self.prefix):
             raise ValueError(
                 f"restuser: prefix must be empty or an absolute path, not {self.prefix!r}"
             )
-        for key in ("home_root", "skeleton", "shell", "lock_file"):
+        for key in ("home_root", "skeleton", "shell", "lock_file", "quota_overrides"):
             value = getattr(self, key)
+            if value is None and key == "quota_overrides":
+                continue
             if not _is_clean_absolute(value) or value == "/":
                 raise ValueError(
                     f"restuser: {key} must be an absolute path without '..' or a "

@@ -24,7 +24,7 @@ _SYSTEM_NAMES = """
 """
 # This deployment: the hub's own services and the notebook image's default user
 _SWARMHUB_NAMES = """
-    jupyterhub jupyter jovyan swarmhub restuser hub culler stats registry duplicity
+    jupyterhub jupyter jovyan swarmhub restuser hub culler stats registry duplicity projects
 """
 DEFAULT_RESERVED_NAMES = frozenset((_SYSTEM_NAMES + _SWARMHUB_NAMES).split())
 # systemd-* (systemd-network, systemd-journal, ...) and _apt-style package accounts

@@ -6,12 +6,17 @@ Plain functions over a RestuserConfig; the web app is a thin layer on top.
 from __future__ import annotations
 
 import fcntl
+import functools
+import logging
 import os
 import posixpath
 import shutil
 import subprocess
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
 
 from ..accounts import Account
 from .config import RestuserConfig
@@ -19,6 +24,7 @@ from .errors import RestuserError
 from .home import create_home
 from .names import check_name
 from .passwd import find_group_gid, find_user
+from .quota import OverridesFile, Quota, find_mount_point, quota_error, setquota_argv
 
 # useradd's exit status for "user name or group name already in use"
 USERADD_NAME_IN_USE = 9
@@ -27,28 +33,55 @@ COMMAND_TIMEOUT = 120
 # English messages from useradd, whatever the host's locale
 COMMAND_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C"}
 
+logger = logging.getLogger("swarmhub.restuser")
 
-def get_user(config: RestuserConfig, name: str) -> Account:
+
+class Outcome(Enum):
+    """What a POST did."""
+
+    EXISTED = "existed"  # nothing changed
+    CREATED = "created"  # new user, home and quota
+    HOME_RESTORED = "home-restored"  # the user existed, its missing home was made
+
+
+@dataclass(frozen=True)
+class UserAnswer:
+    """A user's account and the quota restuser gives it (None: quotas are off)."""
+
+    account: Account
+    quota: Quota | None
+    outcome: Outcome = Outcome.EXISTED
+
+
+def get_user(config: RestuserConfig, name: str) -> UserAnswer:
     """The hub user's account; RestuserError 404 if there is none, 4xx if refused."""
     check_name(name, config.reserved_names, config.reserved_prefixes)
     account = find_user(config.host_path("/etc/passwd"), name)
     if account is None:
         raise RestuserError(404, "no-such-user", f"there is no user {name!r}")
-    return _usable(config, account)
+    account = _usable(config, account)
+    return UserAnswer(account, _reported_quota(config, name))
 
 
-def ensure_user(config: RestuserConfig, name: str) -> tuple[Account, bool]:
-    """The hub user's account, created first if needed; and whether it was created.
+def ensure_user(config: RestuserConfig, name: str) -> UserAnswer:
+    """The hub user's account, created first if needed, and what was done.
 
-    A creation is all or nothing: if the home cannot be made, the user is deleted
-    again before the RestuserError (500) is raised.
+    A creation is all or nothing: if the home or the quota cannot be made, the user
+    (and the new home) is deleted again before the RestuserError (500) is raised.
+    An existing user whose home is missing (restuser stopped between useradd and the
+    home) gets the home made from the skeleton, and its quota, all or nothing too.
     """
     check_name(name, config.reserved_names, config.reserved_prefixes)
     home = home_path(config, name)
     with user_lock(config):
         existing = find_user(config.host_path("/etc/passwd"), name)
         if existing is not None:
-            return _usable(config, existing), False
+            account = _usable(config, existing)
+            if os.path.lexists(config.host_path(account.home)):
+                return UserAnswer(account, _reported_quota(config, name))
+            quota = quota_for(config, name)
+            _restore_home(config, account, quota)
+            return UserAnswer(account, quota, Outcome.HOME_RESTORED)
         host_home = config.host_path(home)
         # an old home of a deleted user, or a symlink planted there: never adopt it
         if os.path.lexists(host_home):
@@ -58,14 +91,100 @@ def ensure_user(config: RestuserConfig, name: str) -> tuple[Account, bool]:
                 f"{home} already exists but there is no user {name!r}; it may belong to "
                 "a removed account: move it away (or restore the account) first",
             )
+        # before anything is made: a broken overrides file must create nothing
+        quota = quota_for(config, name)
         min_uid = config.effective_min_uid()
         _useradd(config, name, home, min_uid)
         try:
             account = _created_account(config, name, min_uid)
             create_home(config.host_path(config.skeleton), host_home, account.uid, account.gid)
+            if quota is not None:
+                try:
+                    apply_quota(config, account.uid, quota)
+                except RestuserError:
+                    shutil.rmtree(host_home)
+                    raise
         except Exception as e:
             raise _undo_creation(config, name, e) from e
-    return account, True
+    return UserAnswer(account, quota, Outcome.CREATED)
+
+
+def quota_for(config: RestuserConfig, name: str) -> Quota | None:
+    """The quota restuser gives `name`: its override, else the default; None if off."""
+    if not config.quota_enabled:
+        return None
+    if config.quota_overrides is None:
+        return config.default_quota
+    overrides = _overrides_file(config.host_path(config.quota_overrides), config.default_quota)
+    try:
+        return overrides.get().get(name, config.default_quota)
+    except ValueError as e:
+        raise quota_error(name, str(e)) from None
+
+
+def apply_quota(config: RestuserConfig, uid: int, quota: Quota) -> None:
+    """Set the block limits of `uid` with setquota; RestuserError 500 saying what to do."""
+    try:
+        filesystem = quota_filesystem(config)
+    except OSError as e:
+        raise RestuserError(
+            500,
+            "quota-failed",
+            f"cannot find the filesystem of {config.home_root} for setquota ({e})",
+        ) from None
+    problem = _run(setquota_argv(config.setquota, uid, quota, filesystem))
+    if problem is not None:
+        raise RestuserError(
+            500,
+            "quota-failed",
+            f"setquota of uid {uid} on {filesystem} failed ({problem[1]}): check that "
+            "quotas are on there (quotaon -p; deploy with -t quotas), or start restuser "
+            "without --quota-enabled (quotas_enabled: false)",
+        )
+
+
+def quota_filesystem(config: RestuserConfig) -> str:
+    """What setquota is given: --quota-filesystem, or the mount point of the home root."""
+    if config.quota_filesystem is not None:
+        return str(config.host_path(config.quota_filesystem))
+    return str(find_mount_point(config.host_path(config.home_root)))
+
+
+@functools.lru_cache(maxsize=8)
+def _overrides_file(path: Path, default: Quota) -> OverridesFile:
+    # one reader (and cache) per file and default, shared by all requests
+    return OverridesFile(path, default)
+
+
+def _reported_quota(config: RestuserConfig, name: str) -> Quota | None:
+    # an existing user's answer never fails over the overrides file: the login goes on
+    try:
+        return quota_for(config, name)
+    except RestuserError as e:
+        logger.error("%s", e.detail)
+        return None
+
+
+def _restore_home(config: RestuserConfig, account: Account, quota: Quota | None) -> None:
+    """Make the missing home of an existing user, with its quota; nothing if it fails."""
+    host_home = config.host_path(account.home)
+    try:
+        create_home(config.host_path(config.skeleton), host_home, account.uid, account.gid)
+    except Exception as e:
+        raise RestuserError(
+            500,
+            "home-copy-failed",
+            f"{_home_failure(config, account.name, e)}; the user exists without a home: "
+            "fix the skeleton folder and ask again",
+        ) from e
+    if quota is not None:
+        try:
+            apply_quota(config, account.uid, quota)
+        except RestuserError as e:
+            shutil.rmtree(host_home)
+            raise RestuserError(
+                e.status, e.error, f"{e.detail}; the home made for it was removed again"
+            ) from None
 
 
 def home_path(config: RestuserConfig, name: str) -> str:

@@ -1,0 +1,226 @@
+"""admins.yml replaces the hub's admin list, for real: the hub image (JupyterHub 6.1.1)
+in a container of this test's own, with this checkout's swarmhub package mounted
+over the image's, and admins.yml run against it (this machine as the hub host).
+
+Why a restart: JupyterHub's Authenticator.admin_users only ever adds admins (at start
+and at login); a name taken off it stays admin in the database. The hub's settings
+declare the admin role's members, which JupyterHub makes exact at start.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+HUB_IMAGE = "swarmhub/jupyterhub:dev"
+STARTUP_TIMEOUT_SECONDS = 120
+NOWHERE = {"ansible_host": "127.0.0.1", "ansible_port": 1}
+
+
+def docker(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run(["docker", *args], capture_output=True, text=True, check=check)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Hub:
+    def __init__(self, tmp_path: Path) -> None:
+        if docker("image", "inspect", HUB_IMAGE, check=False).returncode != 0:
+            pytest.fail(f"no {HUB_IMAGE} image: build it first (./script/deploy builds it)")
+        self.name = f"swarmhub-adminstest-{uuid.uuid4().hex[:8]}"
+        self.port = free_port()
+        self.data_dir = tmp_path / "srv-jupyterhub"
+        for sub in ("data", "secrets"):
+            (self.data_dir / sub).mkdir(parents=True)
+        self.token = secrets.token_hex(32)
+        for name, value in {
+            "ops_token": self.token,
+            "cookie_secret": secrets.token_hex(32),
+            "shared_password": secrets.token_hex(8),
+            "admin_password": secrets.token_hex(20),
+        }.items():
+            secret = self.data_dir / "secrets" / name
+            secret.write_text(value + "\n")
+            secret.chmod(0o600)  # the hub refuses a cookie secret others can read
+        settings = {
+            "hub_connect_host": "127.0.0.1",
+            "network": "unused",
+            "environments": [{"name": "python", "image": "unused"}],
+            "passwd_file": "/etc/passwd",
+            "home_root": "/home",
+            "admin_users": ["alice", "bob"],
+            "admin_users_file": "/srv/jupyterhub/data/admin_users.json",
+            "allowed_users": [],
+            "db_url": "sqlite:////srv/jupyterhub/data/jupyterhub.sqlite",
+            "cookie_secret_file": "/srv/jupyterhub/secrets/cookie_secret",
+            "ops_token_file": "/srv/jupyterhub/secrets/ops_token",
+            "auth": {
+                "kind": "shared_password",
+                "password_file": "/srv/jupyterhub/secrets/shared_password",
+                "admin_password_file": "/srv/jupyterhub/secrets/admin_password",
+            },
+        }
+        self.settings_file = tmp_path / "hub.json"
+        self.settings_file.write_text(json.dumps(settings))
+        site_packages = "/opt/hub/lib/python3.11/site-packages/swarmhub"
+        docker(
+            "run",
+            "-d",
+            "--name",
+            self.name,
+            "-p",
+            f"127.0.0.1:{self.port}:8000",
+            "-v",
+            f"{self.data_dir}/data:/srv/jupyterhub/data",
+            "-v",
+            f"{self.data_dir}/secrets:/srv/jupyterhub/secrets:ro",
+            "-v",
+            f"{self.settings_file}:/etc/swarmhub/hub.json:ro",
+            # this checkout's hub code, not the image's
+            "-v",
+            f"{ROOT / 'services/swarmhub'}:{site_packages}:ro",
+            HUB_IMAGE,
+        )
+        self.url = f"http://127.0.0.1:{self.port}/hub"
+
+    def wait(self) -> None:
+        deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            state = docker("inspect", "-f", "{{.State.Running}}", self.name).stdout.strip()
+            if state != "true":
+                raise RuntimeError(f"the hub container stopped:\n{self.logs()}")
+            try:
+                if requests.get(f"{self.url}/health", timeout=5).status_code == 200:
+                    return
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.5)
+        raise TimeoutError(f"the hub did not answer within {STARTUP_TIMEOUT_SECONDS}s")
+
+    def admins(self) -> list[str]:
+        response = requests.get(
+            f"{self.url}/api/users",
+            headers={"Authorization": f"token {self.token}"},
+            timeout=30,
+        )
+        response.raise_for_status()
+        return sorted(user["name"] for user in response.json() if user["admin"])
+
+    def logs(self) -> str:
+        result = docker("logs", "--tail", "60", self.name, check=False)
+        return result.stdout + result.stderr
+
+
+@pytest.fixture
+def hub(tmp_path):
+    hub = Hub(tmp_path)
+    try:
+        hub.wait()
+        yield hub
+    finally:
+        docker("rm", "-f", hub.name, check=False)
+
+
+def run_admins(tmp_path: Path, hub: Hub, *extra: str) -> tuple[subprocess.CompletedProcess, str]:
+    hub_host = {
+        "ansible_connection": "local",
+        # the project's virtualenv: the docker SDK for community.docker
+        "ansible_python_interpreter": sys.executable,
+        "swarmhub_hub_address": "127.0.0.1",
+        "jupyterhub_port": hub.port,
+        "jupyterhub_data_dir": str(hub.data_dir),
+        "jupyterhub_container_name": hub.name,
+    }
+    inventory = {
+        "all": {
+            "vars": {
+                "jupyterhub_google_client_id": "id.apps.example",
+                "vault_google_client_secret": "s3cret-from-the-vault",
+            },
+            "children": {
+                "proxy": {"hosts": {"proxy1": NOWHERE}},
+                "hub": {"hosts": {"hubhost": hub_host}},
+                "nodes": {"hosts": {"node1": NOWHERE}},
+            },
+        }
+    }
+    (tmp_path / "hosts.yml").write_text(yaml.safe_dump(inventory))
+    proc = subprocess.run(
+        [
+            str(ROOT / ".venv/bin/ansible-playbook"),
+            "-i",
+            str(tmp_path / "hosts.yml"),
+            "admins.yml",
+            *extra,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"},
+    )
+    output = proc.stdout + proc.stderr
+    assert hub.token not in output
+    return proc, output
+
+
+def changed(output: str, host: str) -> int:
+    line = next(line for line in output.splitlines() if line.startswith(host) and "ok=" in line)
+    return int(re.search(r"changed=(\d+)", line).group(1))
+
+
+def test_admins_are_replaced_and_a_removed_admin_stops_being_one(tmp_path, hub):
+    assert hub.admins() == ["alice", "bob"], hub.logs()
+    admins_file = tmp_path / "admins.yaml"
+    admins_file.write_text("admins: [carol, bob]\n")
+
+    proc, output = run_admins(tmp_path, hub, "-e", f"admins_file={admins_file}")
+
+    assert proc.returncode == 0, output[-4000:] + hub.logs()
+    assert "admins were: alice, bob; now: bob, carol" in output
+    assert hub.admins() == ["bob", "carol"]
+    assert json.loads((hub.data_dir / "data" / "admin_users.json").read_text()) == [
+        "bob",
+        "carol",
+    ]
+    # alice is still a user, only no longer an admin; and it lasts over another restart
+    docker("restart", hub.name)
+    hub.wait()
+    assert hub.admins() == ["bob", "carol"]
+
+    # the same list again: nothing to do, no restart
+    proc, output = run_admins(tmp_path, hub, "-e", f"admins_file={admins_file}")
+    assert proc.returncode == 0, output[-4000:]
+    assert "admins were: bob, carol; now: bob, carol" in output
+    assert changed(output, "hubhost") == 0
+
+
+def test_a_bad_admin_list_changes_nothing(tmp_path, hub):
+    proc, output = run_admins(tmp_path, hub, "-e", '{"admins": ["carol", "Root", "root"]}')
+    assert proc.returncode != 0
+    assert "The admin list has 2 problem(s); nothing was changed:" in output
+    assert "'Root' is not a valid user name" in output
+    assert "'root' is reserved" in output
+    assert "[hubhost]" not in output
+    proc, output = run_admins(tmp_path, hub, "-e", '{"admins": []}')
+    assert proc.returncode != 0
+    assert "admins_allow_none=true" in output
+    assert hub.admins() == ["alice", "bob"]
+    assert not (hub.data_dir / "data" / "admin_users.json").exists()
