@@ -141,3 +141,41 @@ def test_the_sidecar_backs_up_and_restores_a_deleted_home(deployed, image):
 
     status = sh("docker", "exec", NAME, "python3", "-m", "swarmhub.backup", "status")
     assert "chains:        1" in status.stdout
+
+
+def test_script_restore_drives_the_sidecar(deployed):
+    """The operator's command, with an inventory whose hub is this machine."""
+    tmp, _ = deployed
+    inventory = tmp / "hosts.yml"
+    inventory.write_text(
+        json.dumps(
+            {"all": {"children": {"hub": {"hosts": {"localhost": {
+                "ansible_connection": "local", "backup_container_name": NAME}}}}}}
+        )
+    )  # fmt: skip
+    status_file = tmp / "srv-backup" / "state" / "status.json"
+    wait_until(
+        lambda: status_file.exists() and json.loads(status_file.read_text())["last_run_finished"],
+        "the sidecar's first backup",
+        180,
+    )
+
+    def restore(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return sh(str(ROOT / "script" / "restore"), "-i", str(inventory), *args,
+                  check=check, stdin=subprocess.DEVNULL)  # fmt: skip
+
+    assert "last result:   ok" in restore("--status").stdout
+    listed = restore("ann", "--list").stdout
+    when = re.search(r"^\s+(\S+Z)\s+full", listed, re.M).group(1)
+    notes = tmp / "home" / "ann" / "notes.txt"
+    notes.write_text("changed\n")
+    out = restore("ann", "--time", when, "--path", "notes.txt").stdout
+    folder = re.search(r"restored-\S+Z", out).group(0)
+    assert (tmp / "home" / "ann" / folder / "notes.txt").read_bytes() == b"week 1\n" * 50
+    assert notes.read_text() == "changed\n"
+
+    refused = restore("ann", "--force", check=False)
+    assert refused.returncode == 1 and "replace  notes.txt" in refused.stdout
+    assert notes.read_text() == "changed\n"
+    unknown = restore("zed", check=False)
+    assert unknown.returncode == 1 and "unknown user zed" in unknown.stderr
