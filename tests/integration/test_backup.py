@@ -334,3 +334,25 @@ def test_a_run_never_overlaps_another(site: Site):
     assert result.returncode == 75
     assert "another backup or restore is running" in result.stderr
     assert not (site.state / "status.json").exists()
+
+
+def test_force_restores_a_file_whose_folder_is_gone(site: Site):
+    site.backup()
+    week1 = site.home / "ann" / "notebooks" / "week1"
+    original = (week1 / "analysis.ipynb").read_bytes()
+    shutil.rmtree(week1)
+    out = site.cli("restore", "ann", "--path", "notebooks/week1/analysis.ipynb", "--force").stdout
+    # nothing to replace: no question asked
+    assert "0 to replace, 1 new" in out
+    assert (week1 / "analysis.ipynb").read_bytes() == original
+    assert (week1.stat().st_uid, week1.stat().st_gid) == ANN
+    assert not (week1 / "data.bin").exists()
+
+
+def test_status_during_a_backup_reports_the_last_result(site: Site):
+    site.backup()
+    with open(site.state / "backup.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        status = site.cli("status")
+    assert "a backup is running" in status.stdout
+    assert "last result:   ok" in status.stdout

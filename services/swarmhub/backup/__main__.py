@@ -22,6 +22,7 @@ from collections.abc import Sequence
 
 from .config import BackupConfig, config_from_env
 from .errors import BackupError
+from .lock import EXIT_BUSY, held
 from .restore import RestoreRequest, format_backup_list, list_backups, restore_home
 from .runner import backup_chains, run_backup, serve
 from .status import read_status
@@ -128,7 +129,7 @@ def _dispatch(config: BackupConfig, args: argparse.Namespace) -> int:
     if args.command == "status":
         return show_status(config)
     if args.command == "list" or (args.command == "restore" and args.list):
-        chains, account = list_backups(config, args.user)
+        chains, account = list_backups(config, args.user, echo=_echo)
         print(format_backup_list(config, args.user, chains, account))
         return 0 if chains else 1
     request = RestoreRequest(
@@ -151,8 +152,16 @@ def show_status(config: BackupConfig) -> int:
     print(f"last run:      {status.last_run_started or '-'} .. {status.last_run_finished or '-'}")
     print(f"message:       {status.message}")
     try:
-        chains = backup_chains(config)
+        # duplicity locks its cache while a backup runs: read the chains after it
+        with held(config.lock_file):
+            chains = backup_chains(config)
     except BackupError as e:
+        if e.exit_code == EXIT_BUSY:
+            print(
+                "chains:        not read now: a backup is running "
+                f"(since {status.last_run_started})"
+            )
+            return 0 if status.last_result == "ok" else 1
         print(f"chains:        unknown: {e.message}")
         return 1
     if not chains:

@@ -94,10 +94,16 @@ def normalize_subpath(config: BackupConfig, user: str, path: str | None) -> str 
 
 
 def list_backups(
-    config: BackupConfig, user: str, echo: dup.Echo | None = None
+    config: BackupConfig, user: str, echo: dup.Echo = print
 ) -> tuple[list[dup.Chain], Account | None]:
+    """The chains (after a running backup has finished) and the user's account."""
     check_username(user)
-    return backup_chains(config), lookup_account(config.passwd_file, user)
+    with held(
+        config.lock_file,
+        wait_seconds=LOCK_WAIT_SECONDS,
+        on_wait=lambda: echo("waiting for the running backup to finish ..."),
+    ):
+        return backup_chains(config), lookup_account(config.passwd_file, user)
 
 
 def format_backup_list(
@@ -443,6 +449,9 @@ def _restore_in_place(
 
 
 def _apply(home: Path, out: Path, sub: str | None) -> None:
+    home_st = os.lstat(home)
+    # folders on the way to --path that are gone now: made again, the user's
+    owner = (home_st.st_uid, home_st.st_gid)
     with safefs.open_dir(home) as home_fd:
         for rel, staged in _staged_entries(out, sub):
             parts = safefs.parts_of(str(rel))
@@ -450,7 +459,7 @@ def _apply(home: Path, out: Path, sub: str | None) -> None:
             name = parts[-1]
             st_new = os.lstat(staged)
             try:
-                with safefs.open_subdir(home_fd, parent) as pfd:
+                with safefs.open_subdir(home_fd, parent, create=True, owner=owner) as pfd:
                     try:
                         st_cur = os.stat(name, dir_fd=pfd, follow_symlinks=False)
                     except FileNotFoundError:
