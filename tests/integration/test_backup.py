@@ -356,3 +356,29 @@ def test_status_during_a_backup_reports_the_last_result(site: Site):
         status = site.cli("status")
     assert "a backup is running" in status.stdout
     assert "last result:   ok" in status.stdout
+
+
+def test_backups_to_a_gpg_key_restore_only_where_its_secret_key_is(site: Site):
+    keys = site.base / "gnupg"
+    keys.mkdir(mode=0o700)
+    gpg = ["gpg", "--batch", "--homedir", str(keys)]
+    subprocess.run([*gpg, "--passphrase", "", "--quick-gen-key", "swarmhub backup test",
+                    "default", "default", "never"], check=True, capture_output=True)  # fmt: skip
+    listing = subprocess.run([*gpg, "--with-colons", "--list-keys"],
+                             check=True, capture_output=True, text=True).stdout  # fmt: skip
+    key = re.search(r"^fpr:+(\w+):", listing, re.M).group(1)
+    keyed = {"SWARMHUB_BACKUP_ENCRYPT_KEY": key, "SWARMHUB_BACKUP_GNUPG_HOME": str(keys),
+             "SWARMHUB_BACKUP_PASSPHRASE_FILE": str(site.base / "none")}  # fmt: skip
+    site.backup(**keyed)
+    before = manifest(site.home / "bob")
+    shutil.rmtree(site.home / "bob")
+
+    elsewhere = site.base / "no-secret-key"
+    elsewhere.mkdir(mode=0o700)
+    refused = site.cli("restore", "bob", ok=False,
+                       **{**keyed, "SWARMHUB_BACKUP_GNUPG_HOME": str(elsewhere)})  # fmt: skip
+    assert refused.returncode == 1 and "wrong key" in refused.stderr
+    assert not (site.home / "bob").exists()
+
+    site.cli("restore", "bob", **keyed)
+    assert manifest(site.home / "bob") == before

@@ -118,8 +118,10 @@ def test_the_passphrase_is_read_from_its_file(tmp_path):
     f.write_text("")
     with pytest.raises(BackupError, match="is empty; set vault_backup_passphrase"):
         BackupConfig(passphrase_file=str(f)).read_passphrase()
-    with pytest.raises(BackupError, match="cannot read the backup passphrase file"):
+    with pytest.raises(BackupError, match="does not exist; set vault_backup_passphrase"):
         BackupConfig(passphrase_file=str(tmp_path / "missing")).read_passphrase()
+    keyed = BackupConfig(passphrase_file=str(tmp_path / "missing"), encrypt_key="ABCD")
+    assert keyed.read_passphrase() is None
     with pytest.raises(BackupError, match="no backup passphrase"):
         BackupConfig().read_passphrase()
 

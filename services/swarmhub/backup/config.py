@@ -100,14 +100,21 @@ class BackupConfig:
         if self.passphrase_file:
             try:
                 text = Path(self.passphrase_file).read_text(encoding="utf-8")
+            except FileNotFoundError:
+                if self.encrypt_key:  # a secret key without a passphrase
+                    return None
+                raise BackupError(
+                    f"the backup passphrase file {self.passphrase_file} does not exist; "
+                    "set vault_backup_passphrase in the vault and deploy with -t backup"
+                ) from None
             except OSError as e:
                 raise BackupError(
                     f"cannot read the backup passphrase file {self.passphrase_file}: "
                     f"{e.strerror}; deploy with vault_backup_passphrase set"
                 ) from None
             text = text.rstrip("\n")
-            if text:
-                return text
+            if text or self.encrypt_key:
+                return text or None
             raise BackupError(
                 f"the backup passphrase file {self.passphrase_file} is empty; "
                 "set vault_backup_passphrase in the vault and deploy again"

@@ -163,8 +163,9 @@ def duplicity_env(config: BackupConfig, passphrase: str | None) -> dict[str, str
     env = dict(os.environ)
     for key in ("PASSPHRASE", "SIGN_PASSPHRASE"):
         env.pop(key, None)
-    if passphrase is not None:
-        env["PASSPHRASE"] = passphrase
+    # with a key and no passphrase (a secret key without one), duplicity must not
+    # prompt: there is no terminal in the sidecar
+    env["PASSPHRASE"] = passphrase if passphrase is not None else ""
     gnupg_home = config.gnupg_home or str(Path(config.state_dir) / "gnupg")
     Path(gnupg_home).mkdir(mode=0o700, parents=True, exist_ok=True)
     env["GNUPGHOME"] = gnupg_home
