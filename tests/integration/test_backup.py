@@ -316,6 +316,10 @@ def test_unknown_users_and_paths_get_clear_errors(site: Site):
     assert "no/such/file is not in ann's backup" in path.stderr
     bad = site.cli("restore", "../etc", ok=False)
     assert bad.returncode == 1 and "is not a user name" in bad.stderr
+    shutil.rmtree(site.home / "bob")
+    gone = site.cli("restore", "bob", "--path", "notes.txt", ok=False)
+    assert "does not exist: restore the whole home first" in gone.stderr
+    assert not (site.home / "bob").exists()
 
 
 def test_status_fails_until_a_backup_exists(site: Site):

@@ -142,6 +142,10 @@ def restore_home(
     if home_st is not None and not stat.S_ISDIR(home_st.st_mode):
         raise BackupError(f"{home} is not a folder (a symlink or file); fix it before restoring")
     home_exists = home_st is not None
+    if not home_exists and sub is not None and request.into is None and not request.force:
+        raise BackupError(
+            f"{home} does not exist: restore the whole home first (no --path), or use --into DIR"
+        )
     if not home_exists and account is None and request.into is None:
         # may still be in the backup: a removed user
         echo(f"note: {user} has no account on the hub host and no home; looking in the backup")
@@ -177,13 +181,14 @@ def restore_home(
                 _done(echo, dest, entries)
                 return RestoreResult(user, backup_time, dest, True, entries, plan)
             if not home_exists and request.into is None:
-                if sub is not None:
-                    raise BackupError(
-                        f"{home} does not exist: restore the whole home first (no --path), "
-                        "or use --into DIR"
-                    )
                 # the home is gone: it comes back as it was, nothing to overwrite
-                os.rename(out, home)
+                try:
+                    os.rename(out, home)
+                except OSError as e:
+                    raise BackupError(
+                        f"{home} appeared while restoring ({e.strerror}); nothing was "
+                        "changed: restore again"
+                    ) from None
                 _done(echo, home, entries)
                 return RestoreResult(user, backup_time, home, True, entries)
             dest = _place_copy(config, user, sub, out, backup_time, request.into, account)
@@ -350,6 +355,8 @@ def plan_in_place(home: Path, out: Path, sub: str | None) -> Plan:
                     plan.new.append(str(rel))
                 elif _same(home_fd, str(rel), st_cur, staged, st_new):
                     plan.unchanged += 1
+                elif stat.S_ISDIR(st_cur.st_mode) and not stat.S_ISDIR(st_new.st_mode):
+                    plan.replaced.append(f"{rel} (now a folder: it and all it holds)")
                 else:
                     plan.replaced.append(str(rel))
     except safefs.Blocked as e:
