@@ -1,0 +1,187 @@
+"""`python -m swarmhub.backup COMMAND`: the backup sidecar's commands.
+
+  run                  one backup now (incremental, or full when due), then prune
+  serve                back up on the wall-clock schedule (the container's command)
+  status               last good backup, last result, the chains; exit 1 when the
+                       last run failed or there is no backup
+  list USER            the backup times a home can be restored from
+  restore USER [--time 3D|ISO-DATE] [--path SUBPATH] [--into DIR] [--list]
+               [--force [--yes]]
+
+Settings come from SWARMHUB_BACKUP_* variables (see config.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+
+from .config import BackupConfig, config_from_env
+from .errors import BackupError
+from .lock import EXIT_BUSY, held
+from .restore import RestoreRequest, format_backup_list, list_backups, restore_home
+from .runner import backup_chains, run_backup, serve
+from .status import read_status
+from .timespec import iso, parse_time
+
+log = logging.getLogger("swarmhub.backup")
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m swarmhub.backup",
+        description="Encrypted duplicity backups of /home, and restores of one home.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands.add_parser("run", help="one backup now, then remove chains beyond the kept ones")
+    commands.add_parser("serve", help="back up on the schedule until stopped")
+    commands.add_parser("status", help="last good backup, last result and the backup chains")
+    listing = commands.add_parser("list", help="backup times a home can be restored from")
+    listing.add_argument("user")
+    restore = commands.add_parser(
+        "restore",
+        help="restore a home (or a path of it) into /home/USER/restored-TIME/",
+        description=(
+            "Restore USER's home, or one path of it, as it was at a backup. By default "
+            "into a new folder /home/USER/restored-TIME/ owned by the user; nothing that "
+            "exists is ever overwritten unless --force is given."
+        ),
+    )
+    restore.add_argument("user", help="whose home")
+    restore.add_argument(
+        "--time",
+        type=_time_arg,
+        help="the newest backup at or before this: an age (3D, 12h, 2W) or an ISO date "
+        "(2026-11-20, 2026-11-20T14:00, UTC unless an offset is given); default: the latest",
+    )
+    restore.add_argument("--path", help="one file or folder of the home (relative to it)")
+    restore.add_argument(
+        "--into", metavar="DIR", help="put restored-TIME/ in DIR instead of the user's home"
+    )
+    restore.add_argument("--list", action="store_true", help="only list the backup times")
+    restore.add_argument(
+        "--force",
+        action="store_true",
+        help="restore in place over the current files, after showing what would be "
+        "replaced and asking (files not in the backup are kept)",
+    )
+    restore.add_argument("--yes", action="store_true", help="with --force: do not ask")
+    args = parser.parse_args(argv)
+    if args.command == "restore":
+        if args.yes and not args.force:
+            parser.error("--yes only goes with --force")
+        if args.force and args.into:
+            parser.error("--force restores in place; it cannot go with --into")
+    return args
+
+
+def _time_arg(text: str):  # noqa: ANN202 (argparse type)
+    try:
+        return parse_time(text)
+    except BackupError as e:
+        raise argparse.ArgumentTypeError(e.message) from None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        config = config_from_env()
+        return _dispatch(config, args)
+    except BackupError as e:
+        print(f"error: {e.message}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("interrupted; nothing more was changed", file=sys.stderr)
+        return 130
+
+
+def _echo(line: str) -> None:
+    print(line, flush=True)
+
+
+def _dispatch(config: BackupConfig, args: argparse.Namespace) -> int:
+    if args.command == "run":
+        return 0 if run_backup(config, echo=_echo).ok else 1
+    if args.command == "serve":
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
+        log.info(
+            "backups of %s to %s every %d min (at :%02d), full when older than %s, keep %d full",
+            config.source,
+            config.target_url,
+            config.interval_minutes,
+            config.offset_minutes,
+            config.full_if_older_than,
+            config.keep_full,
+        )
+        serve(config, stop, echo=_echo)
+        return 0
+    if args.command == "status":
+        return show_status(config)
+    if args.command == "list" or (args.command == "restore" and args.list):
+        chains, account = list_backups(config, args.user, echo=_echo)
+        print(format_backup_list(config, args.user, chains, account))
+        return 0 if chains else 1
+    request = RestoreRequest(
+        user=args.user,
+        time=args.time,
+        path=args.path,
+        into=args.into,
+        force=args.force,
+        yes=args.yes,
+    )
+    restore_home(config, request, echo=_echo, confirm=_ask)
+    return 0
+
+
+def show_status(config: BackupConfig) -> int:
+    status = read_status(config.status_file)
+    print(f"target:        {config.target_url}")
+    print(f"last result:   {status.last_result or 'none (no run yet)'}")
+    print(f"last success:  {status.last_success or 'never'}")
+    print(f"last run:      {status.last_run_started or '-'} .. {status.last_run_finished or '-'}")
+    print(f"message:       {status.message}")
+    try:
+        # duplicity locks its cache while a backup runs: read the chains after it
+        with held(config.lock_file):
+            chains = backup_chains(config)
+    except BackupError as e:
+        if e.exit_code == EXIT_BUSY:
+            print(
+                "chains:        not read now: a backup is running "
+                f"(since {status.last_run_started})"
+            )
+            return 0 if status.last_result == "ok" else 1
+        print(f"chains:        unknown: {e.message}")
+        return 1
+    if not chains:
+        print("chains:        none: there is no backup yet")
+        return 1
+    print(f"chains:        {len(chains)} (oldest first)")
+    for chain in chains:
+        incs = sum(1 for s in chain.sets if s.kind == "inc")
+        print(f"  full {iso(chain.start)} .. {iso(chain.end)}  ({incs} incremental)")
+    return 1 if status.last_result != "ok" else 0
+
+
+def _ask(question: str) -> bool:
+    if not sys.stdin.isatty():
+        return False
+    try:
+        return input(question).strip().lower() in ("y", "yes")
+    except EOFError:
+        return False
+
+
+if __name__ == "__main__":
+    sys.exit(main())

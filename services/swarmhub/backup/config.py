@@ -1,0 +1,155 @@
+"""Settings of the backup runner, from the environment of the sidecar."""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import BackupError
+
+# duplicity's interval syntax: one or more <number><unit> (s, m, h, D, W, M, Y)
+INTERVAL_RE = re.compile(r"^(\d+[smhDWMY])+$")
+# what duplicity may call a target; a plain path is refused (it needs file://)
+URL_RE = re.compile(r"^[a-z][a-z0-9+.-]*://")
+
+DEFAULT_EXCLUDES = ("**/.cache",)
+# Restores stage their files here, under the home root (same filesystem, so
+# renames into a home are atomic); never backed up.
+STAGING_NAME = ".swarmhub-restore"
+
+ENV_PREFIX = "SWARMHUB_BACKUP_"
+
+
+@dataclass(frozen=True)
+class BackupConfig:
+    """Where and how to back up. Every path is a path inside the backup sidecar."""
+
+    target_url: str = "file:///srv/backup/duplicity"
+    source: str = "/home"
+    # duplicity's local cache of signatures and manifests: incrementals need no download
+    archive_dir: str = "/srv/backup/cache"
+    # names the backup inside archive_dir (duplicity --name)
+    name: str = "home"
+    state_dir: str = "/srv/backup/state"
+    full_if_older_than: str = "7D"
+    keep_full: int = 2
+    excludes: tuple[str, ...] = DEFAULT_EXCLUDES
+    # symmetric encryption: the passphrase itself, or a file holding it
+    passphrase: str | None = field(default=None, repr=False)
+    passphrase_file: str | None = None
+    # optional: encrypt to this GPG key (public key in gnupg_home) instead of symmetric
+    encrypt_key: str | None = None
+    gnupg_home: str | None = None
+    # minutes between runs, on the wall clock (60: every hour at :MM)
+    interval_minutes: int = 60
+    # minute past each interval at which runs start
+    offset_minutes: int = 5
+    # the hub host's accounts (read-only), to tell unknown users from lost homes
+    passwd_file: str | None = "/etc/swarmhub/host/passwd"
+    duplicity: str = "duplicity"
+    volsize_mb: int = 200
+
+    def __post_init__(self) -> None:
+        if not URL_RE.match(self.target_url):
+            raise BackupError(
+                f"backup target {self.target_url!r} is not a duplicity URL; "
+                "use e.g. file:///srv/backup/duplicity, sftp://user@host/path or s3://bucket/path"
+            )
+        for key in ("source", "archive_dir", "state_dir"):
+            value = getattr(self, key)
+            if not value.startswith("/") or posixpath.normpath(value) != value or value == "/":
+                raise BackupError(f"backup {key} must be an absolute folder, not {value!r}")
+        if not INTERVAL_RE.match(self.full_if_older_than):
+            raise BackupError(
+                f"full_if_older_than {self.full_if_older_than!r} is not an interval "
+                "such as 7D, 2W or 12h"
+            )
+        if self.keep_full < 1:
+            raise BackupError(f"keep_full must be at least 1, not {self.keep_full}")
+        if not 1 <= self.interval_minutes <= 7 * 24 * 60:
+            raise BackupError(f"interval_minutes must be 1 to 10080, not {self.interval_minutes}")
+        if not 0 <= self.offset_minutes < self.interval_minutes:
+            raise BackupError(
+                f"offset_minutes must be 0 to {self.interval_minutes - 1}, "
+                f"not {self.offset_minutes}"
+            )
+        for pattern in self.excludes:
+            if not pattern or "\n" in pattern:
+                raise BackupError(f"exclude pattern {pattern!r} is empty or spans lines")
+
+    @property
+    def status_file(self) -> Path:
+        return Path(self.state_dir) / "status.json"
+
+    @property
+    def lock_file(self) -> Path:
+        return Path(self.state_dir) / "backup.lock"
+
+    @property
+    def staging_root(self) -> Path:
+        return Path(self.source) / STAGING_NAME
+
+    def read_passphrase(self) -> str | None:
+        """The passphrase, from the setting or its file; None with a key and no passphrase."""
+        if self.passphrase:
+            return self.passphrase
+        if self.passphrase_file:
+            try:
+                text = Path(self.passphrase_file).read_text(encoding="utf-8")
+            except FileNotFoundError:
+                if self.encrypt_key:  # a secret key without a passphrase
+                    return None
+                raise BackupError(
+                    f"the backup passphrase file {self.passphrase_file} does not exist; "
+                    "set vault_backup_passphrase in the vault and deploy with -t backup"
+                ) from None
+            except OSError as e:
+                raise BackupError(
+                    f"cannot read the backup passphrase file {self.passphrase_file}: "
+                    f"{e.strerror}; deploy with vault_backup_passphrase set"
+                ) from None
+            text = text.rstrip("\n")
+            if text or self.encrypt_key:
+                return text or None
+            raise BackupError(
+                f"the backup passphrase file {self.passphrase_file} is empty; "
+                "set vault_backup_passphrase in the vault and deploy again"
+            )
+        if self.encrypt_key:
+            return None
+        raise BackupError(
+            "no backup passphrase: set SWARMHUB_BACKUP_PASSPHRASE_FILE (the role does, "
+            "from vault_backup_passphrase) or SWARMHUB_BACKUP_ENCRYPT_KEY"
+        )
+
+
+def config_from_env(env: Mapping[str, str] | None = None) -> BackupConfig:
+    """A BackupConfig from SWARMHUB_BACKUP_* variables; unset ones keep their defaults."""
+    env = os.environ if env is None else env
+    values: dict[str, object] = {}
+    text_keys = (
+        "target_url", "source", "archive_dir", "name", "state_dir", "full_if_older_than",
+        "passphrase", "passphrase_file", "encrypt_key", "gnupg_home", "passwd_file", "duplicity",
+    )  # fmt: skip
+    for key in text_keys:
+        value = env.get(ENV_PREFIX + key.upper())
+        if value is not None and value != "":
+            values[key] = value
+    for key in ("keep_full", "interval_minutes", "offset_minutes", "volsize_mb"):
+        value = env.get(ENV_PREFIX + key.upper())
+        if value:
+            try:
+                values[key] = int(value)
+            except ValueError:
+                raise BackupError(
+                    f"{ENV_PREFIX}{key.upper()} must be a whole number, not {value!r}"
+                ) from None
+    excludes = env.get(ENV_PREFIX + "EXCLUDES")
+    if excludes is not None:
+        # one pattern a line: patterns may hold spaces
+        values["excludes"] = tuple(line for line in excludes.splitlines() if line.strip())
+    return BackupConfig(**values)  # type: ignore[arg-type]
