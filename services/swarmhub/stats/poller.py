@@ -98,7 +98,7 @@ def poll_once(
     """Read every user from the hub and record them; HubUnavailable/HubRefused on failure."""
     with hub.session() as http:
         users = list(hub.users(http))
-    with Session(engine) as session, session.begin():
+    with Session(engine, expire_on_commit=False) as session, session.begin():
         return record_poll(session, users, now or datetime.now(UTC), settings)
 
 

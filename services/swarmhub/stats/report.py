@@ -108,11 +108,12 @@ def user_summary(session: Session, start: datetime, end: datetime) -> list[UserR
             .group_by(Sample.user)
         ).all()
     )
-    sample_last = dict(
-        session.execute(select(Sample.user, func.max(Sample.last_activity)).group_by(Sample.user))
-        .tuples()
-        .all()
-    )
+    sample_last: dict[str, datetime | None] = {
+        user: last
+        for user, last in session.execute(
+            select(Sample.user, func.max(Sample.last_activity)).group_by(Sample.user)
+        )
+    }
     hub_users = {
         u.name: u
         for u in session.scalars(
