@@ -140,7 +140,7 @@ def test_admin_sees_charts_of_activity(client: FlaskClient, hub: FakeHubLogin) -
     html = page.text
     assert "Logged in as alice" in html
     assert html.count("<svg") == 3  # the overview, and one chart per user (ann, cat)
-    assert "Active users per hour, last 1 days" in html
+    assert "Active users per hour, last day" in html
     # ann was active at three of the four polls: 0:15 of active time
     assert '<td>ann</td><td class="num">0:15</td>' in html
     assert '<td>cat</td><td class="num">0:00</td>' in html

@@ -28,15 +28,16 @@ def bar_chart(
     height: int = 220,
     label_every: int = 1,
     css_class: str = "chart",
+    compact: bool = False,
 ) -> str:
     """A bar chart with a y axis (0 to a round maximum) and every label_every-th x label.
 
     Each bar carries a <title> (the tooltip) with its label and value, so the numbers
-    are readable without a script.
+    are readable without a script. `compact`: a small chart without title and unit line.
     """
     if len(labels) != len(values):
         raise ValueError("bar_chart: as many labels as values, please")
-    left, right, top, bottom = 44, 10, 26, 46
+    left, right, top, bottom = (30, 16, 6, 16) if compact else (44, 40, 26, 46)
     plot_w, plot_h = width - left - right, height - top - bottom
     peak = nice_ceiling(max(values, default=0))
     n = max(len(values), 1)
@@ -45,10 +46,12 @@ def bar_chart(
     parts = [
         f'<svg class="{escape(css_class)}" xmlns="http://www.w3.org/2000/svg" '
         f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
-        f'aria-label="{escape(title)}">',
-        f'<text x="{left}" y="16" class="title">{escape(title)}</text>',
+        f'aria-label="{escape(title or unit)}">'
     ]
-    for tick in (0, peak / 2, peak):
+    if not compact:
+        parts.append(f'<text x="{left}" y="16" class="title">{escape(title)}</text>')
+    ticks = (0, peak) if compact or peak < 2 else (0, peak / 2, peak)
+    for tick in ticks:
         y = top + plot_h - (tick / peak) * plot_h
         parts.append(
             f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
@@ -66,10 +69,12 @@ def bar_chart(
         if i % max(label_every, 1) == 0:
             lx = left + i * slot + slot / 2
             parts.append(
-                f'<text x="{lx:.1f}" y="{top + plot_h + 14}" text-anchor="middle" '
+                f'<text x="{lx:.1f}" y="{top + plot_h + 13}" text-anchor="middle" '
                 f'class="tick">{escape(label)}</text>'
             )
-    parts.append(f'<text x="{left}" y="{height - 6}" class="axis">{escape(unit)}</text></svg>')
+    if not compact:
+        parts.append(f'<text x="{left}" y="{height - 6}" class="axis">{escape(unit)}</text>')
+    parts.append("</svg>")
     return "".join(parts)
 
 

@@ -170,7 +170,7 @@ def create_app(settings: WebSettings, engine: Engine, auth: HubLogin | None = No
         overview = bar_chart(
             labels,
             [p.active_users for p in periods],
-            title=f"Active users per {per}, last {days} days (UTC)",
+            title=f"Active users per {per}, {_last(days)} (UTC)",
             unit="users",
             label_every=24 if per == "hour" and days > 1 else (6 if per == "hour" else 7),
         )
@@ -188,16 +188,17 @@ def create_app(settings: WebSettings, engine: Engine, auth: HubLogin | None = No
                         title="",
                         unit="active minutes per day",
                         width=320,
-                        height=80,
+                        height=70,
                         label_every=max(len(day_list) // 3, 1),
                         css_class="spark",
+                        compact=True,
                     ),
                 }
             )
         return render_template_string(
             PAGE,
             user=user,
-            days=days,
+            last=_last(days),
             overview=overview,
             rows=rows,
             backup=read_backup_status(settings.backup_status),
@@ -250,6 +251,10 @@ def page_error(status: int, title: str, message: str) -> tuple[str, int]:
     return render_template_string(ERROR_PAGE, title=title, message=message), status
 
 
+def _last(days: int) -> str:
+    return "last day" if days == 1 else f"last {days} days"
+
+
 def _days_argument(text: str | None, default: int) -> int:
     if text is None or text == "":
         return default
@@ -295,7 +300,7 @@ activity falls within the poll interval before the sample.</p>
 {% endif %}{% endfor %} days.
 <a href="{{ prefix }}activity.sqlite" id="download">Download the database</a> (SQLite).</p>
 <div id="overview">{{ overview|safe }}</div>
-<h2>Each user, last {{ days }} days</h2>
+<h2>Each user, {{ last }}</h2>
 <table id="users"><thead><tr><th>user</th><th>active time (h:mm)</th><th>last seen (UTC)</th>
 <th>active minutes per day</th></tr></thead><tbody>
 {% for row in rows %}<tr><td>{{ row.name }}</td><td class="num">{{ row.active }}</td>
