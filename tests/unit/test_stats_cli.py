@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -122,3 +128,88 @@ def test_database_folder_that_cannot_be_made_is_a_clear_error(tmp_path: Path) ->
     result = run("poll", "--once", "--db", str(blocker / "db" / "a.sqlite"), env=env)
     assert result.returncode == 1
     assert "cannot start" in result.stderr
+
+
+# -- the sidecar's process (`serve`): a hub that is down is waited out, a refused token
+# stops it ------------------------------------------------------------------------------
+
+
+class _Refusing(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        self.send_response(403)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(b'{"status": 403, "message": "forbidden"}')
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _serve(tmp_path: Path, api_url: str) -> tuple[subprocess.Popen[str], int]:
+    port = _free_port()
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "JUPYTERHUB_API_URL": api_url,
+        "JUPYTERHUB_API_TOKEN": "sidecar-secret-token",
+        "JUPYTERHUB_CLIENT_ID": "service-stats",
+        "SWARMHUB_STATS_DB": str(tmp_path / "db" / "activity.sqlite"),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "swarmhub.stats", "serve", "--host", "127.0.0.1"]
+        + ["--port", str(port), "--interval", "60"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    return process, port
+
+
+def _wait(probe: Callable[[], bool], timeout: float = 60) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if probe():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_serve_stops_with_an_error_when_the_hub_refuses_its_token(tmp_path: Path) -> None:
+    hub = ThreadingHTTPServer(("127.0.0.1", 0), _Refusing)
+    threading.Thread(target=hub.serve_forever, daemon=True).start()
+    try:
+        process, _ = _serve(tmp_path, f"http://127.0.0.1:{hub.server_port}/hub/api")
+        output, _ = process.communicate(timeout=60)
+    finally:
+        hub.shutdown()
+    assert process.returncode == 1, output
+    assert "refused the stats token (403)" in output
+    assert "sidecar-secret-token" not in output
+
+
+def test_serve_keeps_serving_while_the_hub_is_down(tmp_path: Path) -> None:
+    process, port = _serve(tmp_path, "http://127.0.0.1:9/hub/api")
+    try:
+
+        def healthy() -> bool:
+            try:
+                with urllib.request.urlopen(
+                    f"http://127.0.0.1:{port}/services/stats/healthz", timeout=2
+                ) as reply:
+                    return reply.read() == b"ok"
+            except OSError:
+                return False
+
+        assert _wait(healthy), "the page never answered"
+        assert process.poll() is None
+    finally:
+        process.terminate()
+        output, _ = process.communicate(timeout=30)
+    assert "poll skipped: hub API http://127.0.0.1:9/hub/api/users did not answer" in output
+    assert process.returncode == 0  # SIGTERM is a clean stop
