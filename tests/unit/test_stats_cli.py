@@ -59,8 +59,12 @@ def test_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SWARMHUB_STATS_INTERVAL_MINUTES", "2")
     monkeypatch.setenv("SWARMHUB_STATS_RETENTION_DAYS", "30")
     monkeypatch.setenv("SWARMHUB_STATS_DB", "/tmp/x.sqlite")
+    monkeypatch.setenv("SWARMHUB_STATS_WINDOW_MINUTES", "")
     args = build_parser().parse_args(["poll"])
     assert (args.interval, args.retention_days, args.db) == (2.0, 30, "/tmp/x.sqlite")
+    assert args.window is None  # empty: the interval
+    monkeypatch.setenv("SWARMHUB_STATS_WINDOW_MINUTES", "7")
+    assert build_parser().parse_args(["serve"]).window == 7.0
 
 
 @pytest.mark.parametrize(

@@ -145,6 +145,11 @@ def test_admin_sees_charts_of_activity(client: FlaskClient, hub: FakeHubLogin) -
     assert '<td>ann</td><td class="num">0:15</td>' in html
     assert '<td>cat</td><td class="num">0:00</td>' in html
     assert "no backup yet" in html
+    words = " ".join(html.split())
+    assert (
+        "a poll every 5 min, and a server counts as active when its last activity lies "
+        "within 5 min before the poll" in words
+    )
 
 
 def test_instructor_sees_the_page(client: FlaskClient, hub: FakeHubLogin) -> None:

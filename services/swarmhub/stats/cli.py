@@ -122,13 +122,14 @@ def build_parser() -> argparse.ArgumentParser:
             metavar="MINUTES",
             help="minutes between polls (env SWARMHUB_STATS_INTERVAL_MINUTES; default 5)",
         )
+        window = os.environ.get("SWARMHUB_STATS_WINDOW_MINUTES")
         p.add_argument(
             "--window",
             type=_positive_float,
-            default=None,
+            default=_positive_float(window) if window else None,
             metavar="MINUTES",
             help="a server is active when its last activity is at most this old "
-            "(default: the interval)",
+            "(env SWARMHUB_STATS_WINDOW_MINUTES; default: the interval)",
         )
         p.add_argument(
             "--retention-days",
@@ -289,13 +290,11 @@ def _serve(args: argparse.Namespace, engine: Any, with_poller: bool) -> int:
 
     from .web import WebSettings, create_app
 
-    interval = int(args.interval * 60) if with_poller else 300
     settings = WebSettings(
         prefix=args.prefix,
         group=args.group,
         backup_status=Path(args.backup_status),
         public_url=os.environ.get("JUPYTERHUB_PUBLIC_URL", ""),
-        interval_seconds=interval,
     )
     if not os.environ.get("JUPYTERHUB_API_TOKEN"):
         raise ValueError("JUPYTERHUB_API_TOKEN is not set; the page logs users in with it")

@@ -29,6 +29,8 @@ class Poll(Base):
     time: Mapped[datetime] = mapped_column(DateTime, index=True)
     # the poll interval in force: what one active sample of this poll counts for
     interval_seconds: Mapped[int]
+    # the active window in force: a server was active when its last activity was this recent
+    window_seconds: Mapped[int]
     users: Mapped[int]
     servers: Mapped[int]
 

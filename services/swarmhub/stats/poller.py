@@ -56,6 +56,7 @@ def record_poll(
     poll = Poll(
         time=stamp,
         interval_seconds=int(settings.interval.total_seconds()),
+        window_seconds=int(settings.active_window.total_seconds()),
         users=len(result.users),
         servers=len(result.samples),
     )

@@ -22,6 +22,7 @@ from urllib.parse import urlencode, urlparse
 
 from flask import Flask, Response, abort, redirect, render_template_string, request, send_file
 from flask import session as cookie
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
@@ -29,7 +30,7 @@ from werkzeug.exceptions import HTTPException
 from .access import DEFAULT_GROUP, may_view, refusal
 from .backup_status import read_backup_status
 from .charts import bar_chart
-from .models import backup_to
+from .models import Poll, backup_to, utc
 from .report import (
     active_per_period,
     floor_to,
@@ -66,8 +67,6 @@ class WebSettings:
     # cookies only over https when the hub's public URL is https
     public_url: str = ""
     default_days: int = 7
-    # for the report hint on the page
-    interval_seconds: int = 300
 
     def __post_init__(self) -> None:
         if not (self.prefix.startswith("/") and self.prefix.endswith("/")):
@@ -165,6 +164,7 @@ def create_app(settings: WebSettings, engine: Engine, auth: HubLogin | None = No
             periods = active_per_period(session, start, end, per)
             users = user_summary(session, start, end)
             daily = user_activity_per_day(session, start, end)
+            latest = session.scalars(select(Poll).order_by(Poll.time.desc()).limit(1)).first()
         day_list = [(start + timedelta(days=i)).date() for i in range(days + 1)]
         labels = [p.start.strftime("%m-%d %H:00" if per == "hour" else "%m-%d") for p in periods]
         overview = bar_chart(
@@ -204,7 +204,9 @@ def create_app(settings: WebSettings, engine: Engine, auth: HubLogin | None = No
             backup=read_backup_status(settings.backup_status),
             prefix=prefix,
             generated=now.strftime("%Y-%m-%d %H:%M UTC"),
-            interval_minutes=settings.interval_seconds // 60,
+            latest=latest,
+            latest_time=lambda poll: format_time(utc(poll.time)),
+            minutes=lambda seconds: f"{seconds / 60:g}",
         )
 
     @app.get(prefix + "activity.sqlite")
@@ -287,8 +289,10 @@ PAGE = (
     + """</style></head><body>
 <h1>Activity statistics</h1>
 <p class="muted">Logged in as {{ user.name }}. Generated {{ generated }}.
-Samples every {{ interval_minutes }} min; a server counts as active when its last
-activity falls within the poll interval before the sample.</p>
+{% if latest %}Last poll {{ latest_time(latest) }}; a poll every
+{{ minutes(latest.interval_seconds) }} min, and a server counts as active when its last
+activity lies within {{ minutes(latest.window_seconds) }} min before the poll.
+{% else %}No poll recorded yet: is the poller running?{% endif %}</p>
 <p class="backup{% if not backup.last_success or backup.last_result == 'failed' %} bad{% endif %}"
    id="backup-status"><strong>{{ backup.headline }}</strong>
 {% if backup.last_result == 'failed' %}<br><span class="warn">The last run failed
