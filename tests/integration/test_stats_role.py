@@ -163,11 +163,20 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
     workdir = tmp_path_factory.mktemp("stats-role")
     build_hub_image(workdir)
     sh("docker", "network", "rm", NETWORK, check=False)
-    sh("docker", "network", "create", NETWORK)
+    # a subnet of its own, as the deployment's network has (fixed addresses need one);
+    # the next candidate when another network of this engine has it
+    for third in range(240, 250):
+        subnet, gateway = f"10.213.{third}.0/24", f"10.213.{third}.1"
+        made = sh(
+            "docker", "network", "create", "--subnet", subnet, "--gateway", gateway, NETWORK,
+            check=False,
+        )  # fmt: skip
+        if made.returncode == 0:
+            break
+    else:
+        pytest.fail(f"could not create the test network: {made.stderr}")
     hub = None
     try:
-        ipam = json.loads(sh("docker", "network", "inspect", NETWORK).stdout)[0]["IPAM"]
-        gateway = ipam["Config"][0]["Gateway"]
         stats_ip = gateway.rsplit(".", 1)[0] + ".3"
         token = secrets.token_hex(32)
         token_file = workdir / "secrets" / "service-stats.token"
