@@ -38,7 +38,26 @@ if ! getent passwd "$uid" >/dev/null || ! getent group "$gid" >/dev/null; then
 fi
 export USER="$name"
 
-# Start in the home when nothing else was asked for (no workdir set).
-if [ "$PWD" = / ] && [ -d "$HOME" ]; then cd "$HOME"; fi
+# The environment's folder in the home (SWARMHUB_ENV_DIR), seeded on its
+# first start with the files the image ships in SWARMHUB_SEED_FROM. Copied
+# beside it and renamed into place, so a failed or concurrent start never
+# leaves half a folder; an existing folder is never touched again, so the
+# user's edits survive restarts and new versions of the image.
+if [ -n "${SWARMHUB_ENV_DIR:-}" ] && [ ! -e "$SWARMHUB_ENV_DIR" ]; then
+  staging=$(mktemp -d "$SWARMHUB_ENV_DIR.seeding.XXXXXX")
+  if [ -d "${SWARMHUB_SEED_FROM:-}" ]; then
+    cp -R --preserve=mode,timestamps "$SWARMHUB_SEED_FROM/." "$staging/"
+  fi
+  chmod 0755 "$staging"
+  mv -T "$staging" "$SWARMHUB_ENV_DIR" 2>/dev/null || rm -rf "$staging"
+fi
+
+# Start where the spawner said (the environment's or project's folder), else
+# in the home when no workdir was set.
+if [ -n "${SWARMHUB_WORKDIR:-}" ]; then
+  mkdir -p "$SWARMHUB_WORKDIR" && cd "$SWARMHUB_WORKDIR"
+elif [ "$PWD" = / ] && [ -d "$HOME" ]; then
+  cd "$HOME"
+fi
 
 exec "$@"

@@ -14,19 +14,30 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from jupyterhub.authenticators.shared import SharedPasswordAuthenticator
 from jupyterhub.traitlets import ByteSpecification
-from oauthenticator.google import GoogleOAuthenticator
-from tornado.web import HTTPError
 from traitlets import TraitError
 
+from .authenticators import (
+    USERNAME_PATTERN,
+    SwarmhubGoogleOAuthenticator,
+    SwarmhubSharedPasswordAuthenticator,
+    VerifiedEmailGoogleOAuthenticator,
+    google_username,
+)
+from .environments import parse_environments
+from .projects_handlers import PROJECTS_TEMPLATES, projects_handlers
+from .shares import parse_shares
 from .spawner import SwarmUserSpawner
+
+__all__ = ["VerifiedEmailGoogleOAuthenticator", "configure", "load_settings"]
 
 log = logging.getLogger(__name__)
 
 HUB_PORT = 8000  # configurable-http-proxy, in the hub container; nginx forwards here
 HUB_API_PORT = 8081  # what user servers call back to
 NAMED_SERVER_LIMIT = 2
+# JupyterHub group whose members see the activity statistics, like admins.
+INSTRUCTORS_GROUP = "instructors"
 FIX_HINT = "fix the jupyterhub role's settings (group_vars) and deploy again"
 
 _MISSING = object()
@@ -36,22 +47,33 @@ SETTINGS_KEYS = frozenset(
         "public_url",
         "hub_connect_host",
         "network",
-        "image",
-        "mem_limit",
-        "cpu_limit",
+        "environments",
         "placement_constraints",
         "passwd_file",
+        "group_file",
         "home_root",
+        "hub_home_root",
+        "data_dir",
+        "shares",
+        "project_limit",
+        "named_server_limit",
         "admin_users",
         "allowed_users",
+        "instructors",
+        "username_map",
+        "restuser_socket",
+        "crypt_key_file",
         "spawn_timeout",
         "http_timeout",
+        "activity_interval",
         "db_url",
         "cookie_secret_file",
         "ops_token_file",
+        "services",
         "auth",
     }
 )
+SERVICE_KEYS = frozenset({"name", "token_file", "scopes", "url", "access_groups"})
 AUTH_KEYS = {
     "google": frozenset(
         {
@@ -103,15 +125,44 @@ OPS_SCOPES = ["servers", "read:users"]
 
 
 def configure_ops_service(c: Any, settings: Mapping[str, Any]) -> None:
-    """A hub service whose token the operator's commands use (optional)."""
+    """Hub services: the operator's (optional) and the sidecars' (culler, stats).
+
+    Each gets a role with exactly its scopes; a service with a url and
+    access_groups may be opened (through the hub's login) by admins and those groups.
+    """
+    services: list[dict[str, Any]] = []
+    roles: list[dict[str, Any]] = []
     token_file = _get(settings, "ops_token_file", str, default=None)
-    if not token_file:
-        return
-    token = read_secret(token_file, "ops_token_file")
-    c.JupyterHub.services = [{"name": OPS_SERVICE, "api_token": token}]
-    c.JupyterHub.load_roles = [
-        {"name": OPS_SERVICE, "scopes": OPS_SCOPES, "services": [OPS_SERVICE]}
-    ]
+    if token_file:
+        token = read_secret(token_file, "ops_token_file")
+        services.append({"name": OPS_SERVICE, "api_token": token})
+        roles.append({"name": OPS_SERVICE, "scopes": OPS_SCOPES, "services": [OPS_SERVICE]})
+    for i, entry in enumerate(_get(settings, "services", list, default=[])):
+        where = f"services[{i}]."
+        if not isinstance(entry, dict):
+            raise ValueError(f"hub settings: services[{i}] must be an object; {FIX_HINT}")
+        _reject_unknown_keys(entry, SERVICE_KEYS, where)
+        name = _get(entry, "name", str, prefix=where)
+        token = read_secret(_get(entry, "token_file", str, prefix=where), where + "token_file")
+        service: dict[str, Any] = {"name": name, "api_token": token}
+        url = _get(entry, "url", str, prefix=where, default=None)
+        if url:
+            service.update(url=url, oauth_no_confirm=True)
+        services.append(service)
+        scopes = _get_str_list(entry, "scopes", prefix=where)
+        if scopes:
+            roles.append({"name": f"{name}-service", "scopes": scopes, "services": [name]})
+        groups = _get_str_list(entry, "access_groups", prefix=where)
+        if groups:
+            roles.append(
+                {
+                    "name": f"{name}-users",
+                    "scopes": [f"access:services!service={name}"],
+                    "groups": groups,
+                }
+            )
+    c.JupyterHub.services = services
+    c.JupyterHub.load_roles = roles
 
 
 def configure_hub(c: Any, settings: Mapping[str, Any]) -> None:
@@ -126,7 +177,22 @@ def configure_hub(c: Any, settings: Mapping[str, Any]) -> None:
     c.JupyterHub.db_url = _get(settings, "db_url", str)
     c.JupyterHub.cookie_secret_file = _get(settings, "cookie_secret_file", str)
     c.JupyterHub.allow_named_servers = True
-    c.JupyterHub.named_server_limit_per_user = NAMED_SERVER_LIMIT
+    named_limit = _get(settings, "named_server_limit", int, default=NAMED_SERVER_LIMIT)
+    if named_limit < 0:
+        raise ValueError("hub settings: named_server_limit must be 0 (no limit) or more")
+    c.JupyterHub.named_server_limit_per_user = named_limit
+    activity = _get(settings, "activity_interval", (int, float), default=None)
+    if activity is not None:
+        if activity <= 0:
+            raise ValueError("hub settings: activity_interval must be a positive number")
+        # how often the hub reads activity from the proxy, and servers report theirs
+        c.JupyterHub.last_activity_interval = int(activity)
+        c.Spawner.environment = {"JUPYTERHUB_ACTIVITY_INTERVAL": str(int(activity))}
+    # the projects page and API (deprecated mechanism, still supported in JupyterHub 6)
+    c.JupyterHub.extra_handlers = projects_handlers(
+        _get(settings, "hub_home_root", str, default="")
+    )
+    c.JupyterHub.template_paths = [PROJECTS_TEMPLATES]
     # user servers are swarm services that outlive a hub restart (e.g. a redeploy);
     # the restarted hub finds them again through the spawner state in its database
     c.JupyterHub.cleanup_servers = False
@@ -135,20 +201,23 @@ def configure_hub(c: Any, settings: Mapping[str, Any]) -> None:
 def configure_spawner(c: Any, settings: Mapping[str, Any]) -> None:
     c.JupyterHub.spawner_class = SwarmUserSpawner
     spawner = c.SwarmUserSpawner
-    image = _get(settings, "image", str)
-    spawner.image = image
-    # just this one image; users get no image choice and cannot name another one
-    spawner.allowed_images = [image]
+    environments = _environments(settings)
+    spawner.environments = environments
+    spawner.image = environments[0]["image"]
+    # only these images: users choose an environment by name and cannot name another
+    spawner.allowed_images = {e["name"]: e["image"] for e in environments}
     spawner.network_name = _get(settings, "network", str)
     spawner.use_internal_ip = True
-    mem_limit = _get(settings, "mem_limit", (str, int), default=None)
-    if mem_limit is not None:
-        spawner.mem_limit = _byte_size(mem_limit, "mem_limit")
-    cpu_limit = _get(settings, "cpu_limit", (int, float), default=None)
-    if cpu_limit is not None:
-        if cpu_limit <= 0:
-            raise ValueError(f"hub settings: cpu_limit must be positive, not {cpu_limit}")
-        spawner.cpu_limit = float(cpu_limit)
+    shares = _get(settings, "shares", list, default=[])
+    parse_shares(shares)  # fail now, not at the first spawn
+    spawner.shares = shares
+    spawner.group_file = _get(settings, "group_file", str, default="/etc/group")
+    spawner.hub_home_root = _get(settings, "hub_home_root", str, default="")
+    spawner.data_dir = _get(settings, "data_dir", str, default="")
+    project_limit = _get(settings, "project_limit", int, default=5)
+    if project_limit < 1:
+        raise ValueError("hub settings: project_limit must be at least 1")
+    spawner.project_limit = project_limit
     constraints = _get_str_list(settings, "placement_constraints")
     spawner.extra_placement_spec = {"constraints": constraints}
     spawner.passwd_file = _get(settings, "passwd_file", str)
@@ -159,10 +228,51 @@ def configure_spawner(c: Any, settings: Mapping[str, Any]) -> None:
     # trait), so there is nothing to configure for that.
 
 
+def _environments(settings: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The environments, checked, with limits in bytes and CPUs."""
+    entries = _get(settings, "environments", list)
+    if not all(isinstance(e, dict) for e in entries):
+        raise ValueError(f"hub settings: environments must be a list of objects; {FIX_HINT}")
+    result = []
+    for i, entry in enumerate(entries):
+        env = dict(entry)
+        where = f"environments[{i}]."
+        mem = _get(entry, "mem_limit", (str, int), prefix=where, default=None)
+        env["mem_limit"] = _byte_size(mem, where + "mem_limit") if mem is not None else None
+        cpu = _get(entry, "cpu_limit", (int, float), prefix=where, default=None)
+        if cpu is not None and cpu <= 0:
+            raise ValueError(f"hub settings: {where}cpu_limit must be positive, not {cpu}")
+        env["cpu_limit"] = float(cpu) if cpu is not None else None
+        result.append(env)
+    parse_environments(result)
+    return result
+
+
 def configure_authenticator(c: Any, settings: Mapping[str, Any]) -> None:
-    c.Authenticator.admin_users = set(_get_str_list(settings, "admin_users"))
+    admin_users = set(_get_str_list(settings, "admin_users"))
+    c.Authenticator.admin_users = admin_users
     allowed_users = set(_get_str_list(settings, "allowed_users"))
     c.Authenticator.allowed_users = allowed_users
+    # names restuser accepts, without "--" or a trailing "-" (see service_name_for)
+    c.Authenticator.username_pattern = USERNAME_PATTERN
+    username_map = _get(settings, "username_map", dict, default={})
+    if not all(isinstance(k, str) and isinstance(v, str) and v for k, v in username_map.items()):
+        raise ValueError(f"hub settings: username_map must map names to names; {FIX_HINT}")
+    c.Authenticator.username_map = username_map
+    instructors = _get_str_list(settings, "instructors")
+    c.JupyterHub.load_groups = {INSTRUCTORS_GROUP: {"users": instructors}}
+    crypt_key_file = _get(settings, "crypt_key_file", str, default=None)
+    if crypt_key_file:
+        # auth_state (the user's uid/gid) is stored encrypted in the hub's database
+        key = read_secret(crypt_key_file, "crypt_key_file")
+        try:
+            c.CryptKeeper.keys = [bytes.fromhex(key)]
+        except ValueError:
+            raise ValueError(
+                f"hub settings: {crypt_key_file} (crypt_key_file) must hold 64 hex digits"
+            ) from None
+        c.Authenticator.enable_auth_state = True
+    restuser_socket = _get(settings, "restuser_socket", str, default="")
 
     auth = _get(settings, "auth", dict)
     kind = _get(auth, "kind", str, prefix="auth.")
@@ -173,38 +283,14 @@ def configure_authenticator(c: Any, settings: Mapping[str, Any]) -> None:
     _reject_unknown_keys(auth, AUTH_KEYS[kind], "auth.")
     if kind == "google":
         _configure_google(c, auth, allowed_users)
+        c.SwarmhubGoogleOAuthenticator.restuser_socket = restuser_socket
     else:
         _configure_shared_password(c, auth, allowed_users)
-
-
-def email_local_part(user_info: Mapping[str, Any]) -> str:
-    """Hub username for a Google account: the email's local part, lower case.
-
-    hosted_domain restricts which domains may log in, so the domain adds nothing.
-    """
-    email = str(user_info.get("email") or "")
-    return email.split("@", 1)[0].lower()
-
-
-class VerifiedEmailGoogleOAuthenticator(GoogleOAuthenticator):
-    """GoogleOAuthenticator that refuses unverified emails even when allow_all is set.
-
-    GoogleOAuthenticator checks verified_email in check_allowed, which JupyterHub
-    skips when allow_all is True (the setting used to admit a whole hosted_domain).
-    check_blocked_users always runs, so the check is repeated there.
-    """
-
-    def check_blocked_users(self, username: str, auth_model: dict[str, Any]) -> bool:
-        user_info = auth_model["auth_state"][self.user_auth_state_key]
-        if not user_info.get("verified_email"):
-            message = f"Login with unverified email {user_info.get('email')} is not allowed"
-            self.log.warning(message)
-            raise HTTPError(403, message)
-        return super().check_blocked_users(username, auth_model)
+        c.SwarmhubSharedPasswordAuthenticator.restuser_socket = restuser_socket
 
 
 def _configure_google(c: Any, auth: Mapping[str, Any], allowed_users: set[str]) -> None:
-    c.JupyterHub.authenticator_class = VerifiedEmailGoogleOAuthenticator
+    c.JupyterHub.authenticator_class = SwarmhubGoogleOAuthenticator
     # the GoogleOAuthenticator section applies to the subclass too
     google = c.GoogleOAuthenticator
     google.client_id = _get(auth, "client_id", str, prefix="auth.")
@@ -219,7 +305,7 @@ def _configure_google(c: Any, auth: Mapping[str, Any], allowed_users: set[str]) 
         url = _get(auth, key, str, prefix="auth.", default=None)
         if url:
             setattr(google, key, url)
-    google.username_claim = email_local_part
+    google.username_claim = google_username
     if not allowed_users:
         if hosted_domain:
             google.allow_all = True
@@ -231,7 +317,7 @@ def _configure_google(c: Any, auth: Mapping[str, Any], allowed_users: set[str]) 
 
 
 def _configure_shared_password(c: Any, auth: Mapping[str, Any], allowed_users: set[str]) -> None:
-    c.JupyterHub.authenticator_class = SharedPasswordAuthenticator
+    c.JupyterHub.authenticator_class = SwarmhubSharedPasswordAuthenticator
     shared = c.SharedPasswordAuthenticator
     user_file = _get(auth, "password_file", str, prefix="auth.")
     user_password = read_secret(user_file, "auth.password_file")

@@ -16,8 +16,11 @@ Differences from dockerspawner's SwarmSpawner, and why:
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import posixpath
+import re
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from docker.errors import NotFound
@@ -31,9 +34,33 @@ from docker.types import (
     TaskTemplate,
 )
 from dockerspawner import SwarmSpawner
-from traitlets import Float, Int, Unicode, default
+from tornado.web import HTTPError
+from traitlets import Dict, Float, Int, List, Unicode, default
 
 from .accounts import Account, account_from_auth_state, ensure_unprivileged, lookup_account
+from .environments import (
+    Environment,
+    EnvironmentError_,
+    choose_environment,
+    environments_form,
+    options_from_form,
+    parse_environments,
+)
+from .projects import (
+    PROJECTS_FOLDER,
+    ProjectError,
+    ensure_project,
+    ensure_projects_folder,
+    list_projects,
+)
+from .shares import (
+    Access,
+    accessible_shares,
+    group_ids,
+    parse_shares,
+    share_mount_target,
+    user_groups,
+)
 from .swarm_tasks import current_task, is_terminal, task_address, task_error, task_state
 
 # Used when no Spawner.cmd is configured but extra arguments must be passed: container
@@ -41,6 +68,31 @@ from .swarm_tasks import current_task, is_terminal, task_address, task_error, ta
 DEFAULT_COMMAND = ("jupyterhub-singleuser",)
 # Where homes live inside user containers, whatever home_root is on the nodes.
 CONTAINER_HOME_ROOT = "/home"
+# Where a user's projects (HOME/projects) appear in every server.
+CONTAINER_PROJECTS = "/projects"
+# Docker refuses longer service names.
+MAX_SERVICE_NAME = 63
+_SERVICE_HASH_LENGTH = 6
+
+
+def service_name_for(prefix: str, username: str, server_name: str) -> str:
+    """The swarm service name of a user's server, unique per (user, server).
+
+    Default server: PREFIX-USER. Named server: PREFIX-USER--SERVER-HASH, where SERVER
+    is the name made safe (it may lose case and characters) and HASH is of the exact
+    name, so "Lab" and "lab" stay apart. Usernames never contain "--" nor end in
+    "-" (the hub's username_pattern), so no default server's name can be a named one's.
+    """
+    if not server_name:
+        return f"{prefix}-{username}"[:MAX_SERVICE_NAME]
+    digest = hashlib.sha256(f"{username}/{server_name}".encode()).hexdigest()[:_SERVICE_HASH_LENGTH]
+    safe = re.sub(r"[^a-z0-9]+", "-", server_name.lower()).strip("-") or "server"
+    head = f"{prefix}-{username}--"
+    room = MAX_SERVICE_NAME - len(head) - len(digest) - 1
+    if room < 1:
+        # only with a very long prefix: keep the user part whole, drop the readable name
+        return f"{prefix}-{username}--{digest}"[-MAX_SERVICE_NAME:]
+    return f"{head}{safe[:room].rstrip('-') or 'server'}-{digest}"
 
 
 def container_args(cmd: Sequence[str] | None, extra_args: Sequence[str]) -> list[str] | None:
@@ -79,6 +131,29 @@ def home_mount(account: Account, home_root: str) -> Mount:
     )
 
 
+def projects_mount(account: Account, home_root: str) -> Mount:
+    """HOME/projects on the node at /projects, read-write."""
+    return Mount(
+        target=CONTAINER_PROJECTS,
+        source=posixpath.join(home_root, account.name, PROJECTS_FOLDER),
+        type="bind",
+        read_only=False,
+    )
+
+
+def share_mounts(accesses: Sequence[Access]) -> list[Mount]:
+    """One bind mount per share the user may see, read-only unless they may write."""
+    return [
+        Mount(
+            target=share_mount_target(a.share),
+            source=a.share.path,
+            type="bind",
+            read_only=not a.writable,
+        )
+        for a in accesses
+    ]
+
+
 def nano_cpus(cpus: float | None) -> int | None:
     """Swarm counts CPUs in billionths."""
     return round(cpus * 1e9) if cpus else None
@@ -98,6 +173,7 @@ def service_create_kwargs(
     mem_reservation: int | None = None,
     cpu_reservation: float | None = None,
     extra_mounts: Sequence[Mount] = (),
+    groups: Sequence[int] = (),
     placement: Mapping[str, Any] | None = None,
     extra_container_spec: Mapping[str, Any] | None = None,
     extra_resources_spec: Mapping[str, Any] | None = None,
@@ -118,6 +194,9 @@ def service_create_kwargs(
         "workdir": home,
         "mounts": [home_mount(account, home_root), *extra_mounts],
     }
+    if groups:
+        # supplementary groups: the unix side of share access
+        container_kwargs["groups"] = [str(g) for g in groups]
     resources_kwargs: dict[str, Any] = {
         "mem_limit": mem_limit or None,
         "cpu_limit": nano_cpus(cpu_limit),
@@ -204,12 +283,107 @@ class SwarmUserSpawner(SwarmSpawner):
         """,
     ).tag(config=True)
 
-    @default("name_template")
-    def _default_name_template(self) -> str:
-        # One '-' before the server name (dockerspawner uses '--'): the contract's names.
-        if self.name:
-            return "{prefix}-{username}-{servername}"
-        return "{prefix}-{username}"
+    environments = List(
+        Dict(),
+        help="""Environments users choose from: dicts with name, image, description,
+        mem_limit (bytes), cpu_limit, seed_from (a folder in the image). The first is
+        the default. Each server of environment E starts in HOME/E, seeded from the
+        image's seed_from folder on its first start and never overwritten after.
+        Empty: the configured image, no choice.
+        """,
+    ).tag(config=True)
+
+    shares = List(
+        Dict(),
+        help="""Shared folders: dicts with name, path (on the nodes), level
+        (public|private|secret), readers, writers (usernames or "@unixgroup").""",
+    ).tag(config=True)
+
+    group_file = Unicode(
+        "/etc/group",
+        help="""The hub host's group file: share groups and users' unix groups.""",
+    ).tag(config=True)
+
+    hub_home_root = Unicode(
+        "",
+        help="""Where the hub host's /home is mounted in the hub container. The hub
+        makes HOME/projects there; empty turns projects off.""",
+    ).tag(config=True)
+
+    project_limit = Int(
+        5,
+        help="""Most projects (folders in HOME/projects) a user may have.""",
+    ).tag(config=True)
+
+    data_dir = Unicode(
+        "",
+        help="""Folder on the nodes mounted read-only at the same path in every server
+        (the shared data); empty for none.""",
+    ).tag(config=True)
+
+    node = Unicode(
+        "",
+        help="""Hostname of the swarm node the server runs on (kept in the server's
+        state; the stats service reads it).""",
+    )
+
+    @default("object_name")
+    def _object_name_default(self) -> str:
+        return service_name_for(self.prefix, self.escaped_name, self.name or "")
+
+    @default("options_form")
+    def _default_options_form(self) -> Any:
+        if len(self.environments) < 2 and not self.hub_home_root:
+            return ""
+        return _render_options_form
+
+    def options_from_form(self, formdata: dict[str, list[str]]) -> dict[str, str]:
+        return options_from_form(formdata)
+
+    def chosen_environment(self) -> Environment | None:
+        """The environment this server runs, from user_options (None: none configured)."""
+        if not self.environments:
+            return None
+        envs = parse_environments(self.environments)
+        try:
+            return choose_environment(envs, self.user_options.get("environment"))
+        except EnvironmentError_ as e:
+            raise HTTPError(400, str(e)) from None
+
+    def project(self) -> str:
+        return str(self.user_options.get("project") or "")
+
+    def hub_home(self, account: Account) -> Path:
+        return Path(self.hub_home_root) / account.name
+
+    def get_state(self) -> dict[str, Any]:
+        state = super().get_state()
+        if self.node:
+            state["node"] = self.node
+        return state
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        super().load_state(state)
+        self.node = state.get("node", "")
+
+    def clear_state(self) -> None:
+        super().clear_state()
+        self.node = ""
+
+    async def start(self) -> tuple[str, int]:
+        env = self.chosen_environment()
+        if env is not None:
+            # DockerSpawner.start also checks user_options["image"] against these
+            self.allowed_images = {e["name"]: e["image"] for e in self.environments}
+            self.image = env.image
+            if env.mem_limit:
+                self.mem_limit = env.mem_limit
+            if env.cpu_limit:
+                self.cpu_limit = env.cpu_limit
+        if self.project() and not self.hub_home_root:
+            raise HTTPError(400, "Projects are turned off on this hub.")
+        ip, port = await self._start_service()
+        return ip, port
 
     async def resolve_account(self) -> Account:
         """The account to run as: auth_state's uid/gid if stored, else the hub's passwd."""
@@ -219,21 +393,95 @@ class SwarmUserSpawner(SwarmSpawner):
             account = lookup_account(self.user.name, self.passwd_file)
         return ensure_unprivileged(account, self.min_uid)
 
+    def server_env(self, account: Account) -> dict[str, str]:
+        """Where the server starts: its environment's folder or its project's."""
+        home = posixpath.join(CONTAINER_HOME_ROOT, account.name)
+        env = self.chosen_environment()
+        extra: dict[str, str] = {}
+        if env is not None:
+            extra["SWARMHUB_ENVIRONMENT"] = env.name
+            extra["SWARMHUB_ENV_DIR"] = posixpath.join(home, env.name)
+            extra["SWARMHUB_SEED_FROM"] = env.seed_from
+        if self.project():
+            extra["SWARMHUB_WORKDIR"] = posixpath.join(CONTAINER_PROJECTS, self.project())
+        elif env is not None:
+            extra["SWARMHUB_WORKDIR"] = extra["SWARMHUB_ENV_DIR"]
+        return extra
+
+    def start_url(self, account: Account) -> str:
+        """The JupyterLab page a server opens on (the file browser at its folder)."""
+        if self.project():
+            return f"/lab/tree/{PROJECTS_FOLDER}/{self.project()}"
+        env = self.chosen_environment()
+        return f"/lab/tree/{env.name}" if env is not None else ""
+
+    def prepare_projects(self, account: Account) -> list[Mount]:
+        """HOME/projects (and the chosen project) on the hub; its mount at /projects."""
+        if not self.hub_home_root:
+            return []
+        home = self.hub_home(account)
+        try:
+            if self.project():
+                ensure_project(home, self.project(), account.uid, account.gid, self.project_limit)
+            else:
+                ensure_projects_folder(home, account.uid, account.gid)
+        except ProjectError as e:
+            raise HTTPError(400, str(e)) from None
+        except FileNotFoundError:
+            raise HTTPError(
+                500,
+                f"Your home folder {home.name} is missing on the hub; ask the hub's "
+                "administrators to restore it.",
+            ) from None
+        return [projects_mount(account, self.home_root)]
+
+    def share_access(self, account: Account) -> tuple[list[Mount], list[int]]:
+        """Mounts and supplementary gids for the shares this user may see."""
+        shares = parse_shares(self.shares)
+        if not shares:
+            return [], []
+        groups = user_groups(account.name, account.gid, self.group_file)
+        accesses = accessible_shares(shares, account.name, set(groups))
+        wanted = [a.share.read_group for a in accesses]
+        wanted += [a.share.write_group for a in accesses if a.writable]
+        gids = group_ids(self.group_file, wanted)
+        missing = sorted(set(wanted) - set(gids))
+        if missing:
+            # the shares role makes these groups; without them unix modes would refuse
+            self.log.warning("Share groups missing on the hub host: %s", ", ".join(missing))
+        self.log.info(
+            "Server %s gets shares %s",
+            self.service_name,
+            ", ".join(f"{a.share.name}({'rw' if a.writable else 'ro'})" for a in accesses)
+            or "none",
+        )
+        return share_mounts(accesses), sorted(set(gids.values()))
+
     async def create_object(self) -> dict[str, Any]:
         account = await self.resolve_account()
+        mounts = [*self.prepare_projects(account)]
+        if self.data_dir:
+            mounts.append(
+                Mount(target=self.data_dir, source=self.data_dir, type="bind", read_only=True)
+            )
+        share_mounts_, gids = self.share_access(account)
+        mounts += share_mounts_
+        self.notebook_dir = posixpath.join(CONTAINER_HOME_ROOT, account.name)
+        self.default_url = self.start_url(account)
         kwargs = service_create_kwargs(
             name=self.service_name,
             image=self.image,
             account=account,
             home_root=self.home_root,
             network=self.network_name,
-            env=self.get_env(),
+            env={**self.get_env(), **self.server_env(account)},
             args=container_args(self.cmd, self.get_args()),
             mem_limit=self.mem_limit,
             cpu_limit=self.cpu_limit,
             mem_reservation=self.mem_guarantee,
             cpu_reservation=self.cpu_guarantee,
-            extra_mounts=self.mounts,
+            extra_mounts=[*mounts, *self.mounts],
+            groups=gids,
             placement=self.extra_placement_spec,
             extra_container_spec=self.extra_container_spec,
             extra_resources_spec=self.extra_resources_spec,
@@ -270,6 +518,7 @@ class SwarmUserSpawner(SwarmSpawner):
                     self.log.info("Server %s: %s", self.service_name, report)
                     last_report = report
                 if task_state(task) == "running":
+                    self.node = await self.node_hostname(task.get("NodeID", ""))
                     return
                 if is_terminal(task):
                     raise RuntimeError(
@@ -282,7 +531,7 @@ class SwarmUserSpawner(SwarmSpawner):
                 )
             await asyncio.sleep(self.task_poll_interval)
 
-    async def start(self) -> tuple[str, int]:
+    async def _start_service(self) -> tuple[str, int]:
         ip, port = await super().start()
         # JupyterHub's own readiness check backs off exponentially (0.2 s, doubling)
         # once start() returns, so a server that comes up between two of its tries
@@ -294,6 +543,16 @@ class SwarmUserSpawner(SwarmSpawner):
                 "Server %s at %s:%s does not accept connections", self.service_name, ip, port
             )
         return ip, port
+
+    async def node_hostname(self, node_id: str) -> str:
+        """The hostname of a swarm node ("" if it cannot be read)."""
+        if not node_id:
+            return ""
+        try:
+            node = await self.docker("inspect_node", node_id)
+        except NotFound:
+            return ""
+        return str(node.get("Description", {}).get("Hostname", ""))
 
     async def get_ip_and_port(self) -> tuple[str, int]:
         """The running task's IP on the overlay network, and the notebook port."""
@@ -359,3 +618,12 @@ class SwarmUserSpawner(SwarmSpawner):
                 return
             if pending:
                 await asyncio.sleep(self.task_poll_interval)
+
+
+async def _render_options_form(spawner: SwarmUserSpawner) -> str:
+    """The spawn form for one user: environments, and the user's projects."""
+    projects: list[str] = []
+    if spawner.hub_home_root:
+        projects = list_projects(Path(spawner.hub_home_root) / spawner.user.name)
+    envs = parse_environments(spawner.environments) if spawner.environments else []
+    return environments_form(envs, projects)

@@ -15,6 +15,13 @@ import pytest
 from tests.cluster import trial
 
 CLIENT_ID = "trial-client.apps.example"
+# One share of each level (tests/cluster/test_data.py): ann writes everywhere
+# she is listed, bob reads "grades", cara sees only the public one.
+SHARES = [
+    {"name": "handouts", "level": "public", "writers": ["ann"]},
+    {"name": "grades", "level": "private", "readers": ["bob"], "writers": ["ann"]},
+    {"name": "exam", "level": "secret", "readers": ["ann"]},
+]
 
 
 @pytest.fixture(scope="session")
@@ -47,10 +54,14 @@ def oauth_standin(trial_hosts):
         ],
         cwd=trial.ROOT,
         stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
     )
     line = proc.stdout.readline()  # printed once listening
-    assert "listening on" in line, f"OAuth stand-in did not start: {line!r}"
+    if "listening on" not in line:
+        proc.kill()
+        _, err = proc.communicate(timeout=10)
+        raise AssertionError(f"OAuth stand-in did not start: {line!r}\n{err}")
     url = line.rsplit(" ", 1)[1].strip()
     yield {"url": url, "client_secret": client_secret}
     proc.terminate()
@@ -72,9 +83,15 @@ def deploy_vars(oauth_standin, tmp_path_factory):
                 "jupyterhub_google_authorize_url": f"{url}/authorize",
                 "jupyterhub_google_token_url": f"{url}/token",
                 "jupyterhub_google_userdata_url": f"{url}/userinfo",
-                "swarmhub_allowed_users": ["ann", "bob"],
+                "swarmhub_allowed_users": ["ann", "bob", "cara", "dora"],
                 "swarmhub_admin_users": ["ann"],
-                "users_list": [{"name": "ann"}, {"name": "bob"}],
+                "swarmhub_instructors": ["bob"],
+                # nobody made ahead: restuser makes each account at first login
+                "users_list": [],
+                "swarmhub_shares": SHARES,
+                "jupyterhub_project_limit": 2,
+                # activity reaches the hub within 30 s (the culler test relies on it)
+                "jupyterhub_activity_interval": 30,
             }
         )
     )

@@ -4,6 +4,7 @@ calls a person's browser session may make."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 
@@ -21,8 +22,23 @@ def log_in(page: Page, email: str) -> None:
     page.get_by_role("button", name="Sign in").click()
 
 
-def wait_for_lab(page: Page, username: str) -> None:
-    page.wait_for_url(re.compile(rf"/user/{re.escape(username)}/lab"), timeout=SPAWN_TIMEOUT_MS)
+def log_in_to_hub(page: Page, email: str) -> None:
+    """Log in and wait until the hub has answered (its spawn or home page, or
+    the user's running server)."""
+    log_in(page, email)
+    page.wait_for_url(re.compile(r"localhost:8443/(hub|user)/"), timeout=60_000)
+
+
+def wait_for_lab(page: Page, username: str, environment: str | None = None) -> None:
+    """Wait for JupyterLab; on the way, answer the spawn form (the default
+    environment unless one is named) if the hub shows it."""
+    lab = re.compile(rf"/user/{re.escape(username)}/lab")
+    page.wait_for_url(re.compile(rf"{lab.pattern}|/hub/spawn"), timeout=SPAWN_TIMEOUT_MS)
+    if "/hub/spawn" in page.url and page.locator("#swarmhub-environment").count():
+        if environment:
+            page.locator("#swarmhub-environment").select_option(environment)
+        page.locator("#spawn_form [type=submit]").click()
+    page.wait_for_url(lab, timeout=SPAWN_TIMEOUT_MS)
     expect(page.locator("#jp-main-dock-panel")).to_be_visible(timeout=120_000)
 
 
@@ -53,27 +69,48 @@ def hub_api(page: Page, method: str, path: str):
     )
 
 
-def server_state(page: Page, username: str) -> dict:
+def server_state(page: Page, username: str, server: str = "") -> dict:
     reply = hub_api(page, "GET", f"/users/{username}")
     assert reply.ok, f"GET /users/{username}: {reply.status} {reply.text()}"
-    return reply.json()["servers"].get("", {})
+    return reply.json()["servers"].get(server, {})
 
 
-def stop_server(page: Page, username: str, timeout: float = 120) -> None:
-    reply = hub_api(page, "DELETE", f"/users/{username}/server")
+def _server_path(username: str, server: str) -> str:
+    return f"/users/{username}/servers/{server}" if server else f"/users/{username}/server"
+
+
+def stop_server(page: Page, username: str, timeout: float = 120, server: str = "") -> None:
+    reply = hub_api(page, "DELETE", _server_path(username, server))
     assert reply.status in (202, 204), f"stop: {reply.status} {reply.text()}"
     deadline = time.monotonic() + timeout
-    while server_state(page, username):
+    while server_state(page, username, server):
         assert time.monotonic() < deadline, f"{username}'s server did not stop in {timeout}s"
         time.sleep(0.25)
 
 
-def start_server(page: Page, username: str, timeout: float = 240) -> float:
-    """Start the default server; return seconds until the hub says it is ready."""
+def request_server(page: Page, username: str, server: str = "", **options: str):
+    """Ask the hub to start a server with user_options; the hub's reply."""
+    path = _server_path(username, server)
+    cookies = page.context.cookies(f"{PUBLIC_URL}/hub/")
+    xsrf = next((c["value"] for c in cookies if c["name"] == "_xsrf" and c["path"] == "/hub/"), "")
+    return page.request.fetch(
+        f"{PUBLIC_URL}/hub/api{path}",
+        method="POST",
+        headers={"X-XSRFToken": xsrf, "Content-Type": "application/json"},
+        data=json.dumps(options),
+    )
+
+
+def start_server(
+    page: Page, username: str, timeout: float = 240, server: str = "", **options: str
+) -> float:
+    """Start a server; return seconds until the hub says it is ready."""
     start = time.monotonic()
-    reply = hub_api(page, "POST", f"/users/{username}/server")
+    reply = request_server(page, username, server, **options)
     assert reply.status in (201, 202), f"start: {reply.status} {reply.text()}"
-    while not server_state(page, username).get("ready"):
+    while not (state := server_state(page, username, server)).get("ready"):
+        # a failed spawn leaves no server behind (the hub's log says why)
+        assert state, f"{username}'s server {server!r} failed to start"
         assert time.monotonic() - start < timeout, f"{username}'s server not ready in {timeout}s"
         time.sleep(0.1)
     return time.monotonic() - start

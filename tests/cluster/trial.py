@@ -73,15 +73,29 @@ def service_tasks(service: str) -> list[dict]:
     return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
 
 
+def service_tasks_all() -> list[dict]:
+    """Every running task of every swarm service."""
+    out = on_host(
+        "hub",
+        "docker service ls -q | xargs -r docker service ps --no-trunc "
+        "--filter desired-state=running --format '{{json .}}'",
+        check=False,
+    )
+    return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+
+
 def running_task(service: str) -> dict | None:
     tasks = [t for t in service_tasks(service) if t["CurrentState"].startswith("Running")]
     return tasks[0] if tasks else None
 
 
-def exec_in_server(username: str, command: str, check: bool = True) -> subprocess.CompletedProcess:
-    """Run a command inside the user's server container, as the container's
-    own user (the user's uid): what code in a notebook could do."""
-    service = f"jupyter-{username}"
+def exec_in_server(
+    username: str, command: str, check: bool = True, service: str | None = None
+) -> subprocess.CompletedProcess:
+    """Run a command inside the user's server container (default server unless
+    `service` names another), as the container's own user (the user's uid):
+    what code in a notebook could do."""
+    service = service or f"jupyter-{username}"
     task = running_task(service)
     assert task, f"{service} has no running task"
     node = task["Node"]
@@ -95,6 +109,13 @@ def exec_in_server(username: str, command: str, check: bool = True) -> subproces
     if check and proc.returncode != 0:
         raise AssertionError(f"in {service}: {command} exited {proc.returncode}: {proc.stderr}")
     return proc
+
+
+def server_cwd(username: str, service: str | None = None) -> str:
+    """The folder the user's Jupyter server runs in (docker exec starts elsewhere)."""
+    # by process name (the script's, cut to 15 characters), not tini's arguments
+    command = "readlink /proc/$(pgrep -o jupyterhub-sing)/cwd"
+    return exec_in_server(username, command, service=service).stdout.strip()
 
 
 def diagnostics() -> str:

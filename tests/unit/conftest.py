@@ -176,6 +176,9 @@ class FakeSwarm:
             self.task_snapshots.pop(0)
         return [t for t in snapshot if t["ServiceID"] == service_id]
 
+    def inspect_node(self, node_id: str) -> dict[str, Any]:
+        return {"ID": node_id, "Description": {"Hostname": f"host-of-{node_id[:5]}"}}
+
     def inspect_task(self, task_id: str) -> dict[str, Any]:
         fates = self.task_fates.get(task_id, [None])
         fate = fates[0]

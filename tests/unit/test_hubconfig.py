@@ -13,15 +13,16 @@ from tornado.web import HTTPError
 from traitlets.config import Config
 
 from swarmhub import hubconfig
-from swarmhub.hubconfig import (
+from swarmhub.authenticators import (
+    SwarmhubGoogleOAuthenticator,
+    SwarmhubSharedPasswordAuthenticator,
     VerifiedEmailGoogleOAuthenticator,
-    configure,
-    email_local_part,
-    load_settings,
 )
+from swarmhub.hubconfig import configure, load_settings
 from swarmhub.spawner import SwarmUserSpawner
 
 IMAGE = "10.213.7.11:5000/swarmhub/notebook:1"
+COURSE_IMAGE = "10.213.7.11:5000/swarmhub/course:1"
 USER_PASSWORD = "correct-horse-battery"
 ADMIN_PASSWORD = "an-admin-password-of-more-than-32-characters"
 CLIENT_SECRET = "GOCSPX-not-a-real-secret"
@@ -51,9 +52,10 @@ def settings(secrets):
         "public_url": "https://localhost:8443",
         "hub_connect_host": "jupyterhub",
         "network": "swarmhub",
-        "image": IMAGE,
-        "mem_limit": "1G",
-        "cpu_limit": 1.0,
+        "environments": [
+            {"name": "python", "image": IMAGE, "mem_limit": "1G", "cpu_limit": 1.0},
+            {"name": "course", "image": COURSE_IMAGE, "description": "The course"},
+        ],
         "placement_constraints": ["node.role == worker"],
         "passwd_file": "/etc/swarmhub/host/passwd",
         "home_root": "/home",
@@ -148,7 +150,7 @@ def test_hub_listens_for_the_proxy_and_for_user_servers(settings):
     assert hub.named_server_limit_per_user == 2
     assert hub.cleanup_servers is False
     assert hub.spawner_class is SwarmUserSpawner
-    assert hub.authenticator_class is VerifiedEmailGoogleOAuthenticator
+    assert hub.authenticator_class is SwarmhubGoogleOAuthenticator
 
 
 def test_public_url_is_optional(settings):
@@ -159,11 +161,13 @@ def test_public_url_is_optional(settings):
 def test_spawner_gets_image_network_limits_placement_and_timeouts(settings):
     spawner = SwarmUserSpawner(config=configured(settings), user=StubUser(), hub=Hub())
     assert spawner.image == IMAGE
-    assert spawner.allowed_images == {IMAGE: IMAGE}
+    # only the environments' images, by name
+    assert spawner.allowed_images == {"python": IMAGE, "course": COURSE_IMAGE}
     assert spawner.network_name == "swarmhub"
     assert spawner.use_internal_ip is True
-    assert spawner.mem_limit == 1024**3
-    assert spawner.cpu_limit == 1.0
+    python, course = spawner.environments
+    assert (python["mem_limit"], python["cpu_limit"]) == (1024**3, 1.0)
+    assert (course["mem_limit"], course["cpu_limit"]) == (None, None)
     assert spawner.extra_placement_spec == {"constraints": ["node.role == worker"]}
     assert spawner.passwd_file == "/etc/swarmhub/host/passwd"
     assert spawner.home_root == "/home"
@@ -172,7 +176,7 @@ def test_spawner_gets_image_network_limits_placement_and_timeouts(settings):
 
 
 def test_optional_spawner_settings_have_defaults(settings):
-    for key in ("mem_limit", "cpu_limit", "placement_constraints", "spawn_timeout"):
+    for key in ("placement_constraints", "spawn_timeout"):
         del settings[key]
     spawner = SwarmUserSpawner(config=configured(settings), user=StubUser(), hub=Hub())
     assert spawner.extra_placement_spec == {"constraints": []}
@@ -209,8 +213,8 @@ def test_google_client_from_settings_and_secret_file(settings):
 def test_google_username_is_the_lowercased_local_part(settings):
     auth = VerifiedEmailGoogleOAuthenticator(config=configured(settings))
     username = auth.user_info_to_username({"email": "Ada.Lovelace@Example.org"})
-    assert auth.normalize_username(username) == "ada.lovelace"
-    assert email_local_part({"email": "BOB@example.org"}) == "bob"
+    # a valid system name: restuser and useradd take no dots
+    assert auth.normalize_username(username) == "ada-lovelace"
 
 
 def test_google_admits_the_whole_domain_when_no_users_are_listed(settings):
@@ -254,8 +258,8 @@ def log_in(auth, username, password):
 
 def test_shared_password_logs_users_and_admins_in(shared_settings):
     c = configured(shared_settings)
-    assert c.JupyterHub.authenticator_class is SharedPasswordAuthenticator
-    auth = SharedPasswordAuthenticator(config=c)
+    assert c.JupyterHub.authenticator_class is SwarmhubSharedPasswordAuthenticator
+    auth = SwarmhubSharedPasswordAuthenticator(config=c)
     assert auth.allow_all is True  # allowed_users is empty
     assert log_in(auth, "bob", USER_PASSWORD) == {
         "name": "bob",
@@ -286,8 +290,8 @@ def test_shared_password_admin_file_is_optional(shared_settings):
 
 
 def test_missing_key_is_named(settings):
-    del settings["image"]
-    with pytest.raises(ValueError, match="missing key image"):
+    del settings["environments"]
+    with pytest.raises(ValueError, match="missing key environments"):
         configured(settings)
 
 
@@ -319,12 +323,16 @@ def test_key_of_the_other_auth_kind_is_refused(shared_settings):
     "key, value, complaint",
     [
         ("network", 5, "network must be a string, not 5"),
-        ("cpu_limit", "2", "cpu_limit must be a number"),
+        ("environments", [{"name": "py", "image": IMAGE, "cpu_limit": "2"}], "cpu_limit must"),
+        ("environments", [], "at least one environment"),
+        ("environments", [{"name": "Py 3", "image": IMAGE}], "must be lower-case"),
+        ("shares", [{"name": "x", "path": "/s", "level": "open"}], "level must be one of"),
+        ("project_limit", 0, "project_limit must be at least 1"),
         ("spawn_timeout", True, "spawn_timeout must be a number, not true"),
         ("spawn_timeout", 0, "positive number of seconds"),
         ("allowed_users", "bob", "allowed_users must be a list"),
         ("admin_users", ["alice", 3], "list of non-empty strings"),
-        ("mem_limit", "lots", "mem_limit 'lots' is not a size"),
+        ("environments", [{"name": "py", "image": IMAGE, "mem_limit": "lots"}], "is not a size"),
     ],
 )
 def test_wrong_types_are_named(settings, key, value, complaint):

@@ -12,6 +12,7 @@ from swarmhub.spawner import (
     container_args,
     home_mount,
     service_create_kwargs,
+    service_name_for,
     wait_for_port,
 )
 
@@ -160,8 +161,31 @@ def test_traits_load_from_config():
 
 def test_service_name_for_default_and_named_servers(make_spawner):
     assert make_spawner("alice").object_name == "jupyter-alice"
-    assert make_spawner("alice", server_name="gpu").object_name == "jupyter-alice-gpu"
-    # escaped like dockerspawner does, so names stay valid DNS labels
+    named = make_spawner("alice", server_name="gpu").object_name
+    assert named.startswith("jupyter-alice--gpu-")
+
+
+def test_service_names_never_clash():
+    # user "a-b"'s default server and user "a"'s server "b"; case of server names
+    names = {
+        service_name_for("jupyter", "a-b", ""),
+        service_name_for("jupyter", "a", "b"),
+        service_name_for("jupyter", "a", "B"),
+        service_name_for("jupyter", "a", "b-"),
+        service_name_for("jupyter", "a", "b.c"),
+        service_name_for("jupyter", "a", "b-c"),
+    }
+    assert len(names) == 6
+
+
+def test_service_names_fit_docker_limit():
+    name = service_name_for("jupyter", "u" * 32, "x" * 200)
+    assert len(name) <= 63
+    assert name.startswith("jupyter-" + "u" * 32 + "--")
+
+
+def test_usernames_escaped_like_dockerspawner(make_spawner):
+    # so names stay valid DNS labels
     assert make_spawner("first.last").object_name == "jupyter-first-2elast"
 
 
@@ -195,7 +219,7 @@ def test_create_object_sends_the_users_service_spec(make_spawner, swarm, api):
 
     assert service == {"ID": api.SERVICE_ID}
     created = swarm.created
-    assert created["name"] == "jupyter-alice-gpu"
+    assert created["name"] == service_name_for("jupyter", "alice", "gpu")
     container = created["task_template"]["ContainerSpec"]
     assert container["User"] == "1001:1001"
     assert container["Mounts"][0]["Source"] == "/srv/nfs/home/alice"

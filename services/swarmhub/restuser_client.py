@@ -1,0 +1,94 @@
+"""The hub's side of restuser: ask it, over its unix socket, to ensure a system user.
+
+Plain http.client on a unix socket, run in a thread: one small request per first
+login does not justify an HTTP client dependency in the hub.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import json
+import socket
+from typing import Any
+from urllib.parse import quote
+
+from .accounts import Account
+
+TIMEOUT_SECONDS = 30.0
+
+
+class RestuserError(Exception):
+    """restuser refused or could not be reached; the message says what to do.
+
+    `reason` is the short part a user may see (restuser's error code, or that it
+    is not answering); the message is for the hub's log.
+    """
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class _UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, socket_path: str, timeout: float) -> None:
+        super().__init__("restuser", timeout=timeout)
+        self.socket_path = socket_path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        try:
+            sock.connect(self.socket_path)
+        except OSError:
+            sock.close()
+            raise
+        self.sock = sock
+
+
+def request_account(socket_path: str, method: str, name: str, timeout: float) -> Account:
+    """POST (ensure) or GET one user; the Account restuser answers with."""
+    conn = _UnixHTTPConnection(socket_path, timeout)
+    try:
+        conn.request(method, "/users/" + quote(name, safe=""))
+        response = conn.getresponse()
+        body = response.read()
+    except OSError as e:
+        raise RestuserError(
+            f"cannot reach restuser at {socket_path} ({e.strerror or e}); on the hub host "
+            "check `systemctl status swarmhub-restuser` and that the socket is mounted "
+            "into the hub container",
+            "the account service is not answering",
+        ) from None
+    finally:
+        conn.close()
+    try:
+        answer: dict[str, Any] = json.loads(body)
+    except ValueError:
+        raise RestuserError(
+            f"restuser answered {response.status} with a body that is not JSON",
+            "the account service gave a broken answer",
+        ) from None
+    if response.status >= 400:
+        raise RestuserError(
+            f"restuser refused user {name!r}: {answer.get('error', response.status)}: "
+            f"{answer.get('detail', '')}",
+            f"{answer.get('error', response.status)}: {answer.get('detail', '')}",
+        )
+    try:
+        return Account(
+            name=str(answer["name"]),
+            uid=int(answer["uid"]),
+            gid=int(answer["gid"]),
+            home=str(answer["home"]),
+        )
+    except (KeyError, TypeError, ValueError):
+        raise RestuserError(
+            f"restuser answered without name/uid/gid/home: {answer!r}",
+            "the account service gave a broken answer",
+        ) from None
+
+
+async def ensure_account(socket_path: str, name: str, timeout: float = TIMEOUT_SECONDS) -> Account:
+    """Ensure `name` exists on the hub host (created from the skeleton on first use)."""
+    return await asyncio.to_thread(request_account, socket_path, "POST", name, timeout)

@@ -1,0 +1,60 @@
+"""Issue 3: a first login makes the person's system account (restuser), once."""
+
+from __future__ import annotations
+
+import time
+
+from tests.cluster import jupyter_ui, trial
+from tests.cluster.trial import on_host
+
+SKELETON_FILE = "/srv/skeldir/READ-ME-FIRST.txt"
+
+
+def test_first_login_creates_the_system_user_from_the_skeleton_once(first_deploy, new_page):
+    on_host("hub", f"echo 'from the skeleton' > {SKELETON_FILE}")
+    assert on_host("hub", "getent passwd dora", check=False) == ""
+
+    page = new_page()
+    started = time.monotonic()
+    jupyter_ui.log_in(page, "Dora@example.org")
+    # the spawn form (or the lab) shows once the login, account included, is done
+    page.wait_for_url("**/hub/spawn**", timeout=60_000)
+    login_seconds = time.monotonic() - started
+    (trial.ARTIFACTS / "timings.txt").open("a").write(f"first_login_s {login_seconds:.2f}\n")
+    print(f"\nfirst login of dora, restuser included: {login_seconds:.2f}s")
+
+    entry = on_host("hub", "getent passwd dora").split(":")
+    uid, gid, home = int(entry[2]), int(entry[3]), entry[5]
+    assert uid >= 1000 and home == "/home/dora"
+    assert on_host("hub", "stat -c '%u %g %a' /home/dora") == f"{uid} {gid} 700"
+    assert on_host("hub", "cat /home/dora/READ-ME-FIRST.txt") == "from the skeleton"
+    assert on_host("hub", "stat -c %u /home/dora/READ-ME-FIRST.txt") == str(uid)
+    assert "created user dora" in on_host("hub", "journalctl -u swarmhub-restuser --no-pager")
+
+    # a second login changes nothing on the hub host
+    before = on_host("hub", "sha256sum /etc/passwd /etc/group /etc/shadow")
+    again = new_page()
+    jupyter_ui.log_in_to_hub(again, "dora@example.org")
+    assert on_host("hub", "sha256sum /etc/passwd /etc/group /etc/shadow") == before
+
+    # and the server runs as that uid
+    jupyter_ui.wait_for_lab(again, "dora")
+    assert trial.exec_in_server("dora", "id -u").stdout.strip() == str(uid)
+
+
+def test_restuser_is_unreachable_from_a_users_server(first_deploy, new_page):
+    page = new_page()
+    jupyter_ui.log_in(page, "cara@example.org")
+    jupyter_ui.wait_for_lab(page, "cara")
+    # the socket is bind-mounted into the hub container only
+    hub_has_it = on_host("hub", "docker exec jupyterhub ls /run/swarmhub-restuser")
+    assert "restuser.sock" in hub_has_it
+    probe = trial.exec_in_server(
+        "cara",
+        "ls /run/swarmhub-restuser; ls /var/run/docker.sock; "
+        "find / -xdev -type s 2>/dev/null | grep -c . || true",
+        check=False,
+    )
+    assert "No such file" in probe.stderr
+    assert "restuser" not in probe.stdout
+    assert "docker.sock" not in probe.stdout

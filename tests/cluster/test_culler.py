@@ -1,0 +1,50 @@
+"""Issue 4: the idle culler (jupyterhub-idle-culler in its sidecar) stops a
+server idle past a (shortened) timeout and leaves a busy one running."""
+
+from __future__ import annotations
+
+import time
+
+from tests.cluster import jupyter_ui, trial
+
+TIMEOUT_S = 60
+EVERY_S = 15
+
+
+def test_idle_server_is_culled_and_busy_one_is_not(first_deploy, deploy_vars, new_page):
+    trial.deploy(
+        "-t", "culler", "-e", deploy_vars,
+        "-e", f"culler_timeout={TIMEOUT_S} culler_every={EVERY_S}",
+        log_name="deploy-culler-short.log",
+    )  # fmt: skip
+    try:
+        pages = {}
+        for name in ("ann", "cara"):
+            pages[name] = page = new_page()
+            jupyter_ui.log_in_to_hub(page, f"{name}@example.org")
+            if jupyter_ui.server_state(page, name):
+                jupyter_ui.stop_server(page, name)
+            jupyter_ui.start_server(page, name)
+
+        # ann keeps working (her browser calls her server); cara does nothing
+        busy = pages["ann"]
+        deadline = time.monotonic() + TIMEOUT_S + 4 * EVERY_S + 2 * 30 + 60
+        culled_at = None
+        while time.monotonic() < deadline:
+            busy.request.get(f"{trial.PUBLIC_URL}/user/ann/api/contents")
+            if culled_at is None and not jupyter_ui.server_state(pages["cara"], "cara"):
+                culled_at = time.monotonic()
+            if culled_at is not None and time.monotonic() - culled_at > 2 * EVERY_S:
+                break
+            time.sleep(5)
+        assert culled_at is not None, f"cara's idle server still runs after {TIMEOUT_S}s idle"
+        assert trial.running_task("jupyter-cara") is None
+        # two more culler rounds have passed since: ann's busy server is still there
+        assert jupyter_ui.server_state(busy, "ann").get("ready"), "ann's busy server was culled"
+        assert trial.running_task("jupyter-ann") is not None
+        culler_log = trial.on_host("hub", "docker logs swarmhub-culler 2>&1")
+        assert "Culling server cara" in culler_log
+        assert "Culling server ann" not in culler_log
+        jupyter_ui.stop_server(busy, "ann")
+    finally:
+        trial.deploy("-t", "culler", "-e", deploy_vars, log_name="deploy-culler-restore.log")
