@@ -1,0 +1,303 @@
+"""roles/stats, applied for real: the sidecar from the real hub image, on a Docker
+network, next to a real JupyterHub that registers it as the service `stats`.
+
+What is real: the hub image built from images/jupyterhub (its `pip check` included)
+with this checkout's package, the role's tasks run by ansible-playbook against this
+machine's Docker engine, the sidecar's poller reading the hub API with the service
+token the role passes it, and the role's own wait for the page through the hub's
+proxy. What differs from a deployment: the network is a bridge network of the test
+(an overlay needs swarm mode, which this machine's engine must not be switched to),
+and the hub runs on this machine, reachable from the sidecar at the network's gateway.
+The second run must change nothing. Everything the test made is removed at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+VENV_BIN = Path(sys.executable).parent
+PREFIX = "swarmhub-statstest"
+BASE_IMAGE = f"{PREFIX}/base:bookworm"
+HUB_IMAGE = f"{PREFIX}/jupyterhub:test"
+NETWORK = f"{PREFIX}-net"
+CONTAINER = f"{PREFIX}-stats"
+SCOPES = ["list:users", "read:users:name", "read:users:activity", "read:servers",
+          "admin:server_state"]  # fmt: skip
+
+HUB_CONFIG = """\
+c = get_config()  # noqa: F821
+c.JupyterHub.ip = "127.0.0.1"
+c.JupyterHub.port = {public_port}
+c.JupyterHub.hub_ip = "{gateway}"
+c.JupyterHub.hub_port = 8081
+c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{proxy_port}"
+c.ConfigurableHTTPProxy.auth_token = "{proxy_token}"
+c.JupyterHub.db_url = "sqlite:///{workdir}/jupyterhub.sqlite"
+c.JupyterHub.cookie_secret_file = "{workdir}/cookie_secret"
+c.JupyterHub.pid_file = "{workdir}/jupyterhub.pid"
+c.JupyterHub.authenticator_class = "dummy"
+c.JupyterHub.load_groups = {{
+    "instructors": {{"users": ["tina"]}},
+    "students": {{"users": ["ann"]}},
+}}
+c.JupyterHub.services = [
+    {{"name": "stats", "url": "http://{stats_ip}:8080", "api_token": "{token}",
+      "oauth_no_confirm": True}},
+]
+c.JupyterHub.load_roles = [
+    {{"name": "stats-service", "scopes": {scopes!r}, "services": ["stats"]}},
+    {{"name": "stats-viewers", "scopes": ["access:services!service=stats"],
+      "groups": ["instructors"]}},
+]
+"""
+
+PLAYBOOK = """\
+- name: The stats role alone
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  roles:
+    - { role: stats, tags: [stats] }
+"""
+
+
+def sh(*argv: str, timeout: float = 900, check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    if check and result.returncode != 0:
+        pytest.fail(f"{' '.join(argv)} failed ({result.returncode}):\n{result.stderr[-3000:]}")
+    return result
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(what: str, probe, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if probe():
+            return
+        time.sleep(0.3)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+def docker_engine() -> None:
+    result = subprocess.run(
+        ["bash", "-c", "source script/lib/common.sh; ensure_docker_engine"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if result.returncode != 0:
+        pytest.fail(f"no Docker engine: {result.stderr[-2000:]}")
+
+
+def build_hub_image(workdir: Path) -> None:
+    sh(str(ROOT / "images/base/build-base-image"), BASE_IMAGE, timeout=600)
+    sh(
+        str(ROOT / "script/lib/build-images"),
+        str(workdir / "contexts"),
+        "--extra-ca",
+        "/etc/ssl/certs/ca-certificates.crt",
+    )
+    sh(
+        "docker", "build", "-q", "--build-arg", f"BASE={BASE_IMAGE}", "-t", HUB_IMAGE,
+        str(workdir / "contexts" / "jupyterhub"), timeout=1800,
+    )  # fmt: skip
+
+
+@dataclass
+class Deployment:
+    workdir: Path
+    extra_vars: dict
+    hub_url: str
+
+    def play(self) -> subprocess.CompletedProcess:
+        playbook = self.workdir / "stats-only.yml"
+        playbook.write_text(PLAYBOOK)
+        env = {
+            **os.environ,
+            "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+            "ANSIBLE_ROLES_PATH": str(ROOT / "roles"),
+            "ANSIBLE_STDOUT_CALLBACK": "default",
+        }
+        return subprocess.run(
+            [str(VENV_BIN / "ansible-playbook"), "-i", "localhost,", str(playbook)]
+            + ["-e", json.dumps(self.extra_vars)],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+
+
+def recap(output: str) -> dict[str, int]:
+    line = next(ln for ln in output.splitlines() if ln.startswith("localhost") and "ok=" in ln)
+    return {k: int(v) for k, v in (part.split("=") for part in line.split()[2:])}
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    if shutil.which("configurable-http-proxy") is None:
+        pytest.fail("configurable-http-proxy is not on PATH (npm i -g configurable-http-proxy)")
+    docker_engine()
+    workdir = tmp_path_factory.mktemp("stats-role")
+    build_hub_image(workdir)
+    sh("docker", "network", "rm", NETWORK, check=False)
+    # a subnet of its own, as the deployment's network has (fixed addresses need one);
+    # the next candidate when another network of this engine has it
+    for third in range(240, 250):
+        subnet, gateway = f"10.213.{third}.0/24", f"10.213.{third}.1"
+        made = sh(
+            "docker", "network", "create", "--subnet", subnet, "--gateway", gateway, NETWORK,
+            check=False,
+        )  # fmt: skip
+        if made.returncode == 0:
+            break
+    else:
+        pytest.fail(f"could not create the test network: {made.stderr}")
+    hub = None
+    try:
+        stats_ip = gateway.rsplit(".", 1)[0] + ".3"
+        token = secrets.token_hex(32)
+        token_file = workdir / "secrets" / "service-stats.token"
+        token_file.parent.mkdir(mode=0o700)
+        token_file.write_text(token + "\n")
+        public_port = free_port()
+        (workdir / "jupyterhub_config.py").write_text(
+            HUB_CONFIG.format(
+                public_port=public_port,
+                proxy_port=free_port(),
+                proxy_token=secrets.token_hex(16),
+                gateway=gateway,
+                workdir=workdir,
+                stats_ip=stats_ip,
+                token=token,
+                scopes=SCOPES,
+            )
+        )
+        log = (workdir / "jupyterhub.log").open("wb")
+        hub = subprocess.Popen(
+            [str(VENV_BIN / "jupyterhub"), "-f", str(workdir / "jupyterhub_config.py")],
+            cwd=workdir,
+            env={**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        hub_url = f"http://127.0.0.1:{public_port}"
+
+        def hub_answers() -> bool:
+            try:
+                return requests.get(f"{hub_url}/hub/api", timeout=2).status_code == 200
+            except requests.ConnectionError:
+                return False
+
+        wait_for("the hub", hub_answers)
+        yield Deployment(
+            workdir=workdir,
+            hub_url=hub_url,
+            extra_vars={
+                "images_ref": {"jupyterhub": HUB_IMAGE},
+                "jupyterhub_network": NETWORK,
+                "jupyterhub_hub_ip": gateway,
+                "swarmhub_hub_address": "127.0.0.1",
+                "jupyterhub_port": public_port,
+                "swarmhub_public_url": hub_url,
+                "stats_container_name": CONTAINER,
+                "stats_ip": stats_ip,
+                "stats_db_dir": str(workdir / "stats-db"),
+                "stats_backup_state_dir": str(workdir / "backup-state"),
+                "stats_token_file": str(token_file),
+                "ansible_python_interpreter": str(VENV_BIN / "python"),
+            },
+        )
+    finally:
+        sh("docker", "rm", "-f", CONTAINER, check=False)
+        sh("docker", "network", "rm", NETWORK, check=False)
+        if hub is not None:
+            hub.send_signal(signal.SIGTERM)
+            try:
+                hub.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                hub.kill()
+            try:
+                os.killpg(hub.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        sh("docker", "image", "rm", HUB_IMAGE, BASE_IMAGE, check=False)
+
+
+@pytest.fixture(scope="module")
+def first_run(deployment: Deployment) -> subprocess.CompletedProcess:
+    result = deployment.play()
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
+    return result
+
+
+def test_role_starts_the_sidecar_and_its_page_answers_through_the_hub(
+    deployment: Deployment, first_run: subprocess.CompletedProcess
+) -> None:
+    assert "Wait for the stats page's health check through the hub's proxy" in first_run.stdout
+    reply = requests.get(f"{deployment.hub_url}/services/stats/healthz", timeout=10)
+    assert (reply.status_code, reply.text) == (200, "ok")
+    # a browser without a login is sent to the hub's OAuth
+    page = requests.get(f"{deployment.hub_url}/services/stats/", allow_redirects=False, timeout=10)
+    assert page.status_code == 302
+    assert page.headers["Location"].startswith("/hub/api/oauth2/authorize?client_id=service-stats")
+
+
+def test_sidecar_polls_the_hub_with_the_token_it_was_given(
+    deployment: Deployment, first_run: subprocess.CompletedProcess
+) -> None:
+    def polled() -> bool:
+        logs = sh("docker", "logs", CONTAINER).stderr
+        return "poll: 2 users, 0 servers" in logs
+
+    wait_for("the sidecar's first poll", polled)
+    report = sh(
+        "docker", "exec", CONTAINER, "python", "-m", "swarmhub.stats", "report", "never", "--csv"
+    ).stdout
+    assert [line.split(",")[0] for line in report.splitlines()[1:]] == ["ann", "tina"]
+    assert (deployment.workdir / "stats-db" / "activity.sqlite").is_file()
+    assert oct((deployment.workdir / "stats-db").stat().st_mode & 0o777) == "0o700"
+    token = (deployment.workdir / "secrets" / "service-stats.token").read_text().strip()
+    assert token not in sh("docker", "logs", CONTAINER).stderr
+
+
+def test_sidecar_mounts_backup_state_read_only(
+    deployment: Deployment, first_run: subprocess.CompletedProcess
+) -> None:
+    mounts = json.loads(sh("docker", "inspect", CONTAINER).stdout)[0]["Mounts"]
+    by_target = {m["Destination"]: m for m in mounts}
+    assert by_target["/srv/backup/state"]["RW"] is False
+    assert by_target["/srv/stats/db"]["RW"] is True
+    assert (deployment.workdir / "backup-state").is_dir()  # made before the backup role runs
+
+
+def test_second_run_changes_nothing(
+    deployment: Deployment, first_run: subprocess.CompletedProcess
+) -> None:
+    again = deployment.play()
+    assert again.returncode == 0, again.stdout[-3000:]
+    assert recap(again.stdout)["changed"] == 0, again.stdout[-3000:]
