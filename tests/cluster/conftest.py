@@ -159,9 +159,10 @@ def pytest_runtest_makereport(item, call):
         report.sections.append(("trial cluster diagnostics", trial.diagnostics()))
 
 
-# Modules that change the whole cluster run last, in this order: uninstall
-# removes it (keeping the data), then the quick start deploys the trial anew.
-LAST_MODULES = ("test_uninstall.py", "test_trial_login.py")
+# Modules that change the whole cluster run last, in this order: an upgrade
+# (from a changed checkout), uninstall (keeping the data), then the quick
+# start deploys the trial anew.
+LAST_MODULES = ("test_upgrade.py", "test_uninstall.py", "test_trial_login.py")
 
 
 def pytest_collection_modifyitems(items):
