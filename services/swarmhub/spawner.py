@@ -371,19 +371,22 @@ class SwarmUserSpawner(SwarmSpawner):
         self.node = ""
 
     async def start(self) -> tuple[str, int]:
+        self.apply_options()
+        ip, port = await self._start_service()
+        return ip, port
+
+    def apply_options(self) -> None:
+        """The chosen environment's image and limits; refuse what cannot start."""
         env = self.chosen_environment()
         if env is not None:
             # DockerSpawner.start also checks user_options["image"] against these
             self.allowed_images = {e["name"]: e["image"] for e in self.environments}
             self.image = env.image
-            if env.mem_limit:
-                self.mem_limit = env.mem_limit
-            if env.cpu_limit:
-                self.cpu_limit = env.cpu_limit
+            # the environment's limits, none where it sets none (not the last start's)
+            self.mem_limit = env.mem_limit
+            self.cpu_limit = env.cpu_limit
         if self.project() and not self.hub_home_root:
             raise HTTPError(400, "Projects are turned off on this hub.")
-        ip, port = await self._start_service()
-        return ip, port
 
     async def resolve_account(self) -> Account:
         """The account to run as: auth_state's uid/gid if stored, else the hub's passwd."""

@@ -1,0 +1,112 @@
+"""What a server gets from its user's choices: environment (image, limits,
+folder), project, shares (mounts and group ids), shared data."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import pytest
+from tornado.web import HTTPError
+
+ENVIRONMENTS = [
+    {"name": "python", "image": "reg/notebook:1", "mem_limit": 2 * 1024**3, "cpu_limit": 1.0},
+    {"name": "course", "image": "reg/course:1", "mem_limit": None, "cpu_limit": None},
+]
+SHARES = [
+    {"name": "handouts", "path": "/srv/shares/handouts", "level": "public", "writers": ["@staff"]},
+    {"name": "exam", "path": "/srv/shares/exam", "level": "secret", "readers": ["carl"]},
+]
+
+
+@pytest.fixture
+def group_file(tmp_path):
+    path = tmp_path / "group"
+    path.write_text(
+        "alice:x:1001:\nstaff:x:3000:alice\nshare-handouts:x:990:\n"
+        "share-handouts-w:x:991:\nshare-exam:x:992:\nshare-exam-w:x:993:\n"
+    )
+    return str(path)
+
+
+@pytest.fixture
+def spawner(make_spawner, tmp_path, group_file):
+    (tmp_path / "homes" / "alice").mkdir(parents=True)
+
+    def make(**options):
+        s = make_spawner(
+            "alice",
+            environments=ENVIRONMENTS,
+            shares=SHARES,
+            group_file=group_file,
+            hub_home_root=str(tmp_path / "homes"),
+            data_dir="/srv/data",
+            project_limit=1,
+        )
+        s.user_options = options
+        return s
+
+    return make
+
+
+def spec(swarm):
+    container = swarm.created["task_template"]["ContainerSpec"]
+    env = dict(item.split("=", 1) for item in container["Env"])
+    mounts = {m["Target"]: (m["Source"], m["ReadOnly"]) for m in container["Mounts"]}
+    return container, env, mounts
+
+
+def started(spawner_, swarm):
+    """Apply the options as start() does, then create the service."""
+    spawner_.apply_options()
+    asyncio.run(spawner_.create_object())
+    return spec(swarm)
+
+
+def test_environment_sets_image_limits_and_folder(spawner, swarm):
+    s = spawner(environment="course")
+    s.mem_limit = 123  # a previous start's limit must not stick
+    container, env, _ = started(s, swarm)
+    assert container["Image"] == "reg/course:1"
+    assert swarm.created["task_template"].get("Resources", {}).get("Limits", {}) == {}
+    assert env["SWARMHUB_ENV_DIR"] == env["SWARMHUB_WORKDIR"] == "/home/alice/course"
+    assert env["JUPYTERHUB_DEFAULT_URL"] == "/lab/tree/course"
+
+
+def test_unknown_environment_is_a_clear_400(spawner):
+    with pytest.raises(HTTPError) as e:
+        spawner(environment="gpu").apply_options()
+    assert e.value.status_code == 400 and "python, course" in e.value.log_message
+
+
+def test_shares_mounted_by_access_with_their_group_ids(spawner, swarm):
+    container, env, mounts = started(spawner(), swarm)
+    # alice writes handouts through @staff; the secret share is not there at all
+    assert mounts["/srv/shares/handouts"] == ("/srv/shares/handouts", False)
+    assert "/srv/shares/exam" not in mounts
+    assert sorted(container["Groups"]) == ["990", "991"]
+    assert "exam" not in str(container)
+    assert mounts["/srv/data"] == ("/srv/data", True)
+
+
+def test_project_folder_made_for_the_user_and_limit_enforced(spawner, swarm, tmp_path):
+    _, env, mounts = started(spawner(project="thesis"), swarm)
+    project = tmp_path / "homes" / "alice" / "projects" / "thesis"
+    assert project.is_dir()
+    if os.getuid() == 0:  # chown works only as root
+        assert (project.stat().st_uid, project.stat().st_gid) == (1001, 1001)
+    assert env["SWARMHUB_WORKDIR"] == "/projects/thesis"
+    assert mounts["/projects"] == ("/srv/nfs/home/alice/projects", False)
+    with pytest.raises(HTTPError) as e:
+        asyncio.run(spawner(project="other").create_object())
+    assert e.value.status_code == 400 and "already have 1 projects" in e.value.log_message
+
+
+def test_default_environment_and_its_limits(spawner, swarm):
+    container, env, _ = started(spawner(), swarm)
+    assert container["Image"] == "reg/notebook:1"
+    assert swarm.created["task_template"]["Resources"]["Limits"] == {
+        "NanoCPUs": 1_000_000_000,
+        "MemoryBytes": 2 * 1024**3,
+    }
+    assert env["SWARMHUB_WORKDIR"] == "/home/alice/python"
