@@ -65,20 +65,23 @@ echo 'not-a-real-passphrase' > /srv/backup/secrets/passphrase
 head -c 100000 /dev/urandom > /srv/backup/duplicity/duplicity-full.20261122T000000Z.vol1.difftar.gpg
 echo '{{"last_success": "2026-11-22T00:05:00Z"}}' > /srv/backup/state/status.json
 echo 0123456789abcdef > /srv/jupyterhub/secrets/cookie_secret
-python3 -c "import sqlite3; c = sqlite3.connect('/srv/jupyterhub/data/jupyterhub.sqlite'); \
-c.execute('create table users (name text)'); c.execute(\"insert into users values ('ann')\"); c.commit()"
-python3 -c "import sqlite3; c = sqlite3.connect('/srv/stats/db/activity.sqlite'); \
-c.execute('create table samples (user text)'); c.execute(\"insert into samples values ('ann')\"); c.commit()"
+for db in /srv/jupyterhub/data/jupyterhub.sqlite /srv/stats/db/activity.sqlite; do
+  python3 -c "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); \
+c.execute('create table t (name text)'); c.execute(\"insert into t values ('ann')\"); c.commit()" \
+    $db
+done
 echo '{{}}' > /etc/swarmhub/hub.json
 echo FROM > /srv/swarmhub/images/jupyterhub/Dockerfile
 echo '#!/bin/sh' > /usr/local/lib/swarmhub/build-base-image
 echo '' > /opt/swarmhub/restuser/swarmhub/__init__.py
 printf 'd /run/swarmhub-restuser 0750 root root -\n' > /etc/tmpfiles.d/swarmhub-restuser.conf
-printf '[Unit]\nDescription=restuser stand-in\n[Service]\nExecStart=/bin/sleep infinity\n[Install]\nWantedBy=multi-user.target\n' \
+printf '[Unit]\nDescription=restuser stand-in\n[Service]\nExecStart=/bin/sleep infinity\n' \
   > /etc/systemd/system/swarmhub-restuser.service
+printf '[Install]\nWantedBy=multi-user.target\n' >> /etc/systemd/system/swarmhub-restuser.service
 printf '[Service]\nExecStartPost=/usr/local/sbin/swarmhub-firewall\n' \
   > /etc/systemd/system/docker.service.d/swarmhub-firewall.conf
-printf '#!/bin/sh\nexit 0\n' > /usr/local/sbin/swarmhub-firewall && chmod 755 /usr/local/sbin/swarmhub-firewall
+printf '#!/bin/sh\nexit 0\n' > /usr/local/sbin/swarmhub-firewall
+chmod 755 /usr/local/sbin/swarmhub-firewall
 systemctl daemon-reload
 systemctl enable --now swarmhub-restuser docker-registry
 echo key > /etc/nginx/tls/site.key
@@ -96,10 +99,13 @@ docker tag {BASE_IMAGE} example/other-app:1
 docker run -d --name jupyterhub --network swarmhub --ip 10.213.128.2 \
   --restart unless-stopped {HUB_IMAGE} sleep infinity >/dev/null
 for c in swarmhub-culler swarmhub-stats swarmhub-backup; do
-  docker run -d --name $c --network swarmhub --restart unless-stopped {HUB_IMAGE} sleep infinity >/dev/null
+  docker run -d --name $c --network swarmhub --restart unless-stopped \
+    {HUB_IMAGE} sleep infinity >/dev/null
 done
-docker service create -d -q --name jupyter-ann --network swarmhub {HUB_IMAGE} sleep infinity >/dev/null
-docker run -d --name other-app --restart unless-stopped example/other-app:1 sleep infinity >/dev/null
+docker service create -d -q --name jupyter-ann --network swarmhub \
+  {HUB_IMAGE} sleep infinity >/dev/null
+docker run -d --name other-app --restart unless-stopped \
+  example/other-app:1 sleep infinity >/dev/null
 """
 
 # What uninstall keeps: every file's checksum, owner and mode.
@@ -195,7 +201,10 @@ def run_uninstall(tmp_path: Path, host: str, *extra: str) -> tuple[int, str]:
     inventory = {
         "all": {
             "children": {
-                "hub": {"hosts": {host: connection}, "vars": {"docker_blocked_destinations": [BLOCKED]}},
+                "hub": {
+                    "hosts": {host: connection},
+                    "vars": {"docker_blocked_destinations": [BLOCKED]},
+                },
                 "proxy": {"hosts": {host: connection}},
                 "nodes": {"hosts": {}},
             },
@@ -223,8 +232,9 @@ def state(host: str) -> dict[str, str]:
         "swarm": sh(host, "docker info --format '{{.Swarm.LocalNodeState}}'").strip(),
         "networks": sh(host, "docker network ls --format '{{.Name}}' | sort"),
         "images": sh(host, "docker images --format '{{.Repository}}:{{.Tag}}' | sort"),
-        "units": sh(host, "systemctl is-active swarmhub-restuser docker-registry nginx docker",
-                    check=False),  # fmt: skip
+        "units": sh(
+            host, "systemctl is-active swarmhub-restuser docker-registry nginx docker", check=False
+        ),
         "registry package": sh(host, "dpkg-query -W -f '${Status}' docker-registry", check=False),
         "firewall": sh(host, "iptables -S DOCKER-USER"),
         "files": sh(
@@ -287,10 +297,9 @@ def test_uninstall_removes_the_hub_and_keeps_the_data_and_a_second_run_changes_n
     assert sh(host, FINGERPRINT) == data
 
 
-def test_a_confirmed_purge_deletes_the_data_but_not_the_administrators_homes(tmp_path, host):
-    code, output = run_uninstall(
-        tmp_path, host, "-e", "uninstall_purge_data=true", "-e", f"uninstall_confirm={CONFIRM}"
-    )
+def test_purge_deletes_the_data_and_the_engine_but_not_admins_homes(tmp_path, host):
+    purge = ("-e", "uninstall_purge_data=true", "-e", f"uninstall_confirm={CONFIRM}")
+    code, output = run_uninstall(tmp_path, host, *purge, "-e", "uninstall_docker=true")
     assert code == 0, output[-4000:]
     left = sh(host, f"ls -d {KEPT} /home/* 2>/dev/null", check=False).split()
     assert left == ["/home", "/home/keeper"]
@@ -298,3 +307,14 @@ def test_a_confirmed_purge_deletes_the_data_but_not_the_administrators_homes(tmp
     # the accounts stay (only their homes go)
     assert sh(host, "getent passwd ann bob | cut -d: -f1").split() == ["ann", "bob"]
     assert "Deleted the data" in output
+    # and the engine, with its state
+    assert "install ok installed" not in sh(
+        host, "dpkg-query -W -f '${Status}' docker.io", check=False
+    )
+    assert sh(host, "ls -A /var/lib/docker; ls /etc/docker 2>&1", check=False) == (
+        "ls: cannot access '/etc/docker': No such file or directory\n"
+    )
+
+    code, output = run_uninstall(tmp_path, host, *purge, "-e", "uninstall_docker=true")
+    assert code == 0, output[-4000:]
+    assert recap(output, host)["changed"] == 0, output[-4000:]
