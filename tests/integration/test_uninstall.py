@@ -318,3 +318,18 @@ def test_purge_deletes_the_data_and_the_engine_but_not_admins_homes(tmp_path, ho
     code, output = run_uninstall(tmp_path, host, *purge, "-e", "uninstall_docker=true")
     assert code == 0, output[-4000:]
     assert recap(output, host)["changed"] == 0, output[-4000:]
+
+
+def test_an_inventory_without_a_host_group_is_refused_before_any_host(tmp_path):
+    inventory = {"all": {"children": {"hub": {"hosts": {"hub1": {"ansible_port": 1}}}}}}
+    (tmp_path / "hosts.yml").write_text(yaml.safe_dump(inventory))
+    proc = subprocess.run(
+        [str(ROOT / ".venv/bin/ansible-playbook"), "-i", str(tmp_path / "hosts.yml"),
+         "uninstall.yml"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"},
+    )  # fmt: skip
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "The inventory has no group 'proxy'" in output
+    assert "hub1" not in output.split("PLAY RECAP")[0]
