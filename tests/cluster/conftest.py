@@ -92,6 +92,7 @@ def deploy_vars(oauth_standin, tmp_path_factory):
                 "jupyterhub_project_limit": 2,
                 # activity reaches the hub within 30 s (the culler test relies on it)
                 "jupyterhub_activity_interval": 30,
+                "stats_interval_minutes": 1,
             }
         )
     )
@@ -156,3 +157,17 @@ def pytest_runtest_makereport(item, call):
     setattr(item, f"rep_{report.when}", report)
     if report.failed and "cluster" in str(item.fspath):
         report.sections.append(("trial cluster diagnostics", trial.diagnostics()))
+
+
+# Modules that change the whole cluster run last, in this order: an upgrade
+# (from a changed checkout), uninstall (keeping the data), then the quick
+# start deploys the trial anew.
+LAST_MODULES = ("test_upgrade.py", "test_uninstall.py", "test_trial_login.py")
+
+
+def pytest_collection_modifyitems(items):
+    def rank(item):
+        name = item.fspath.basename
+        return LAST_MODULES.index(name) + 1 if name in LAST_MODULES else 0
+
+    items.sort(key=rank)  # stable: the others keep their order

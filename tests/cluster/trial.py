@@ -21,8 +21,10 @@ PUBLIC_URL = "https://localhost:8443"
 NODES = ("node1", "node2")
 
 
-def run(args: list[str], timeout: float = 600, check: bool = True) -> subprocess.CompletedProcess:
-    proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+def run(
+    args: list[str], timeout: float = 600, check: bool = True, cwd: Path = ROOT
+) -> subprocess.CompletedProcess:
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout, cwd=cwd)
     if check and proc.returncode != 0:
         raise AssertionError(
             f"{' '.join(args)} exited {proc.returncode}\n"

@@ -81,3 +81,16 @@ def test_the_secret_never_reaches_the_output(tmp_path):
     groups = {k: v for k, v in GOOD_GROUPS.items() if k != "nodes"}
     output = assert_stopped_before_any_host(deploy(write_inventory(tmp_path, groups, GOOGLE)))
     assert "s3cret-from-the-vault" not in output
+
+
+def test_missing_backup_passphrase_is_refused(tmp_path):
+    proc = deploy(write_inventory(tmp_path, GOOD_GROUPS, GOOGLE))
+    output = assert_stopped_before_any_host(proc)
+    assert "Missing secret: backups are encrypted with vault_backup_passphrase" in output
+
+
+def test_short_backup_passphrase_is_refused(tmp_path):
+    short = dict(GOOGLE, vault_backup_passphrase="too-short")
+    output = assert_stopped_before_any_host(deploy(write_inventory(tmp_path, GOOD_GROUPS, short)))
+    assert "16 characters or more" in output
+    assert "too-short" not in output

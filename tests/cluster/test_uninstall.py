@@ -1,0 +1,37 @@
+"""Issue 4: uninstall.yml removes the hub, its services and the swarm, and
+keeps the homes (byte for byte), the shared data, the stats and the backups."""
+
+from __future__ import annotations
+
+from tests.cluster import trial
+from tests.cluster.trial import NODES, on_host
+
+KEPT = ["/home", "/srv/data", "/srv/shares", "/srv/stats/db/activity.sqlite", "/srv/backup"]
+HOMES_SUMS = "cd /home && find . -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum"
+HOMES_TREE = "cd /home && find . -printf '%p %U %G %m\\n' | sort | sha256sum"
+
+
+def test_uninstall_keeps_homes_and_data(first_deploy):
+    sums, tree = on_host("hub", HOMES_SUMS), on_host("hub", HOMES_TREE)
+    assert on_host("hub", "ls /home").split(), "no homes to keep: earlier tests made some"
+
+    result = trial.deploy("uninstall.yml", log_name="deploy-uninstall.log")
+
+    # gone: the hub, its sidecars, restuser, the swarm
+    containers = on_host("hub", "docker ps -a --format '{{.Names}}'").split()
+    for name in ("jupyterhub", "swarmhub-culler", "swarmhub-stats", "swarmhub-backup"):
+        assert name not in containers
+    assert on_host("hub", "systemctl is-active swarmhub-restuser", check=False) != "active"
+    for host in ("hub", *NODES):
+        state = on_host(host, "docker info -f '{{.Swarm.LocalNodeState}}'")
+        assert state == "inactive", f"{host} is still in a swarm ({state})"
+    # kept, and the homes unchanged to the byte, with owners and modes
+    for path in KEPT:
+        assert on_host("hub", f"test -e {path} && echo kept") == "kept", f"{path} was removed"
+    assert on_host("hub", HOMES_SUMS) == sums
+    assert on_host("hub", HOMES_TREE) == tree
+    assert "/home" in result.output  # it says what it kept
+
+    # a second run changes nothing and does not fail
+    again = trial.deploy("uninstall.yml", log_name="deploy-uninstall-again.log")
+    assert all(counts["changed"] == 0 for counts in again.recap().values()), again.recap()
