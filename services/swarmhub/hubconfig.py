@@ -198,6 +198,9 @@ def configure_hub(c: Any, settings: Mapping[str, Any]) -> None:
     # user servers are swarm services that outlive a hub restart (e.g. a redeploy);
     # the restarted hub finds them again through the spawner state in its database
     c.JupyterHub.cleanup_servers = False
+    # a newer JupyterHub upgrades an older database schema at start instead of refusing
+    # to start; the jupyterhub role copies the database aside before it changes the image
+    c.JupyterHub.upgrade_db = True
 
 
 def configure_spawner(c: Any, settings: Mapping[str, Any]) -> None:

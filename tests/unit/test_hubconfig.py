@@ -149,6 +149,7 @@ def test_hub_listens_for_the_proxy_and_for_user_servers(settings):
     assert hub.allow_named_servers is True
     assert hub.named_server_limit_per_user == 2
     assert hub.cleanup_servers is False
+    assert hub.upgrade_db is True
     assert hub.spawner_class is SwarmUserSpawner
     assert hub.authenticator_class is SwarmhubGoogleOAuthenticator
 
