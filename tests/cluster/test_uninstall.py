@@ -25,6 +25,13 @@ def test_uninstall_keeps_homes_and_data(first_deploy):
     for host in ("hub", *NODES):
         state = on_host(host, "docker info -f '{{.Swarm.LocalNodeState}}'")
         assert state == "inactive", f"{host} is still in a swarm ({state})"
+    assert on_host("hub", "dpkg -s docker-registry >/dev/null 2>&1 || echo gone") == "gone"
+    assert on_host("proxy", "test -e /etc/nginx/sites-enabled/jupyterhub.conf || echo gone") == (
+        "gone"
+    )
+    for node in NODES:
+        assert on_host(node, "docker ps -aq --filter name=jupyter-") == ""
+        assert "-j DROP" not in on_host(node, "iptables -S DOCKER-USER 2>/dev/null || true")
     # kept, and the homes unchanged to the byte, with owners and modes
     for path in KEPT:
         assert on_host("hub", f"test -e {path} && echo kept") == "kept", f"{path} was removed"
