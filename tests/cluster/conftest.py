@@ -167,7 +167,9 @@ LAST_MODULES = ("test_upgrade.py", "test_uninstall.py", "test_trial_login.py")
 
 def pytest_collection_modifyitems(items):
     def rank(item):
-        name = item.fspath.basename
-        return LAST_MODULES.index(name) + 1 if name in LAST_MODULES else 0
+        path = item.path
+        if path.parent.name != "cluster" or path.name not in LAST_MODULES:
+            return 0
+        return LAST_MODULES.index(path.name) + 1
 
     items.sort(key=rank)  # stable: the others keep their order
