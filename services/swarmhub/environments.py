@@ -17,7 +17,7 @@ ENVIRONMENT_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 DEFAULT_SEED_FROM = "/home/jovyan"
 
 
-class EnvironmentError_(ValueError):
+class UnknownEnvironment(ValueError):
     """A user asked for an environment that does not exist."""
 
 
@@ -75,7 +75,7 @@ def choose_environment(environments: Sequence[Environment], name: str | None) ->
         if env.name == name:
             return env
     choices = ", ".join(e.name for e in environments)
-    raise EnvironmentError_(f"There is no environment {name!r}. Choose one of: {choices}.")
+    raise UnknownEnvironment(f"There is no environment {name!r}. Choose one of: {choices}.")
 
 
 def environments_form(environments: Sequence[Environment], projects: Sequence[str]) -> str:

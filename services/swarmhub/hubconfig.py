@@ -21,15 +21,12 @@ from .authenticators import (
     USERNAME_PATTERN,
     SwarmhubGoogleOAuthenticator,
     SwarmhubSharedPasswordAuthenticator,
-    VerifiedEmailGoogleOAuthenticator,
     google_username,
 )
 from .environments import parse_environments
 from .projects_handlers import PROJECTS_TEMPLATES, projects_handlers
 from .shares import parse_shares
 from .spawner import SwarmUserSpawner
-
-__all__ = ["VerifiedEmailGoogleOAuthenticator", "configure", "load_settings"]
 
 log = logging.getLogger(__name__)
 

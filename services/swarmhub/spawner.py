@@ -40,7 +40,7 @@ from traitlets import Dict, Float, Int, List, Unicode, default
 from .accounts import Account, account_from_auth_state, ensure_unprivileged, lookup_account
 from .environments import (
     Environment,
-    EnvironmentError_,
+    UnknownEnvironment,
     choose_environment,
     environments_form,
     options_from_form,
@@ -347,7 +347,7 @@ class SwarmUserSpawner(SwarmSpawner):
         envs = parse_environments(self.environments)
         try:
             return choose_environment(envs, self.user_options.get("environment"))
-        except EnvironmentError_ as e:
+        except UnknownEnvironment as e:
             raise HTTPError(400, str(e)) from None
 
     def project(self) -> str:

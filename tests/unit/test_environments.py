@@ -1,7 +1,7 @@
 import pytest
 
 from swarmhub.environments import (
-    EnvironmentError_,
+    UnknownEnvironment,
     choose_environment,
     environments_form,
     options_from_form,
@@ -23,7 +23,7 @@ def test_first_environment_is_the_default():
 
 def test_unknown_environment_names_the_choices():
     with pytest.raises(
-        EnvironmentError_, match="no environment 'r'. Choose one of: python, course"
+        UnknownEnvironment, match="no environment 'r'. Choose one of: python, course"
     ):
         choose_environment(parse_environments(ENVS), "r")
 
