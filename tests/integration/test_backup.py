@@ -15,6 +15,7 @@ import stat
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -233,6 +234,12 @@ def test_after_a_third_full_chain_only_two_remain(site: Site):
     for _ in range(3):
         site.backup(SWARMHUB_BACKUP_FULL_IF_OLDER_THAN="1s")
         assert site.status()["message"].startswith("full backup")
+        # duplicity forces a full only when last_full < now - 1 s, in whole seconds
+        # of its start time, which can be a second after the command was run
+        last_full = datetime.fromisoformat(max(site.backup_times())).timestamp()
+        wait_until(
+            lambda t=last_full: int(time.time()) >= t + 2, "the last full to be over 1 s old"
+        )
     fulls = sorted({m.group(1) for f in site.target.iterdir()
                     if (m := re.match(r"duplicity-full\.(\w+)\.manifest", f.name))})  # fmt: skip
     assert len(fulls) == 2
