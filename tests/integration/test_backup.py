@@ -87,10 +87,11 @@ class Site:
         return result
 
     def backup(self, **env: str) -> subprocess.CompletedProcess:
-        # duplicity names backups by the second: never two in one second
-        start = int(time.time())
+        # duplicity names a backup by the second it started, so the next one must
+        # start in a later second than this one ended
         result = self.cli("run", **env)
-        wait_until(lambda: int(time.time()) > start, "the next second")
+        end = int(time.time())
+        wait_until(lambda: int(time.time()) > end, "the next second")
         return result
 
     def status(self) -> dict:
