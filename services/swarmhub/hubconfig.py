@@ -121,6 +121,7 @@ def configure(c: Any, settings: Mapping[str, Any]) -> None:
 # reads who is admin before and after). Nothing else.
 OPS_SERVICE = "swarmhub-ops"
 OPS_SCOPES = ["servers", "read:users", "list:users"]
+SIDECAR_WAIT_SECONDS = 2
 
 
 def configure_ops_service(c: Any, settings: Mapping[str, Any]) -> None:
@@ -146,7 +147,9 @@ def configure_ops_service(c: Any, settings: Mapping[str, Any]) -> None:
         service: dict[str, Any] = {"name": name, "api_token": token}
         url = _get(entry, "url", str, prefix=where, default=None)
         if url:
-            service.update(url=url, oauth_no_confirm=True)
+            # a sidecar starts after the hub: waiting the default 30 s for it would
+            # hold the hub's own start (the proxy gets no routes until then)
+            service.update(url=url, oauth_no_confirm=True, timeout=SIDECAR_WAIT_SECONDS)
         services.append(service)
         scopes = _get_str_list(entry, "scopes", prefix=where)
         if scopes:

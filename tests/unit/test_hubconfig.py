@@ -400,3 +400,36 @@ def test_ops_service_gets_only_server_and_read_scopes(settings, tmp_path):
 
 def test_no_ops_service_without_its_token_file(settings):
     assert JupyterHub(config=configured(settings)).services == []
+
+
+def test_sidecar_services_get_their_scopes_and_do_not_hold_the_hubs_start(settings, tmp_path):
+    for name in ("culler", "stats"):
+        (tmp_path / f"{name}.token").write_text(f"{name}-token-value\n")
+    settings["services"] = [
+        {"name": "idle-culler", "token_file": str(tmp_path / "culler.token"),
+         "scopes": ["list:users", "read:users:activity", "servers"]},
+        {"name": "stats", "token_file": str(tmp_path / "stats.token"),
+         "url": "http://10.213.128.3:8080", "scopes": ["list:users", "read:users"],
+         "access_groups": ["instructors"]},
+    ]  # fmt: skip
+    hub = JupyterHub(config=configured(settings))
+    assert hub.services == [
+        {"name": "idle-culler", "api_token": "culler-token-value"},
+        {"name": "stats", "api_token": "stats-token-value", "url": "http://10.213.128.3:8080",
+         "oauth_no_confirm": True, "timeout": 2},
+    ]  # fmt: skip
+    roles = {role["name"]: role for role in hub.load_roles}
+    assert roles["idle-culler-service"]["scopes"] == [
+        "list:users",
+        "read:users:activity",
+        "servers",
+    ]
+    assert roles["stats-service"] == {
+        "name": "stats-service", "scopes": ["list:users", "read:users"], "services": ["stats"],
+    }  # fmt: skip
+    assert roles["stats-users"] == {
+        "name": "stats-users",
+        "scopes": ["access:services!service=stats"],
+        "groups": ["instructors"],
+    }
+    assert "culler-token-value" not in json.dumps(hub.load_roles)
