@@ -33,8 +33,9 @@ log = logging.getLogger(__name__)
 HUB_PORT = 8000  # configurable-http-proxy, in the hub container; nginx forwards here
 HUB_API_PORT = 8081  # what user servers call back to
 NAMED_SERVER_LIMIT = 2
-# JupyterHub group whose members see the activity statistics, like admins.
-INSTRUCTORS_GROUP = "instructors"
+# JupyterHub role whose members may open the services marked for_instructors
+# (the activity statistics), as admins may.
+INSTRUCTORS_ROLE = "instructors"
 FIX_HINT = "fix the jupyterhub role's settings (group_vars) and deploy again"
 
 _MISSING = object()
@@ -71,7 +72,9 @@ SETTINGS_KEYS = frozenset(
         "auth",
     }
 )
-SERVICE_KEYS = frozenset({"name", "token_file", "scopes", "url", "access_groups"})
+SERVICE_KEYS = frozenset(
+    {"name", "token_file", "scopes", "url", "access_groups", "for_instructors"}
+)
 AUTH_KEYS = {
     "google": frozenset(
         {
@@ -127,11 +130,13 @@ SIDECAR_WAIT_SECONDS = 2
 def configure_ops_service(c: Any, settings: Mapping[str, Any]) -> None:
     """Hub services: the operator's (optional) and the sidecars' (culler, stats).
 
-    Each gets a role with exactly its scopes; a service with a url and
-    access_groups may be opened (through the hub's login) by admins and those groups.
+    Each gets a role with exactly its scopes. A service with a url may be opened
+    (through the hub's login) by admins, by the hub groups in its access_groups and,
+    if for_instructors, by the instructors.
     """
     services: list[dict[str, Any]] = []
     roles: list[dict[str, Any]] = []
+    for_instructors: list[str] = []
     token_file = _get(settings, "ops_token_file", str, default=None)
     if token_file:
         token = read_secret(token_file, "ops_token_file")
@@ -154,6 +159,8 @@ def configure_ops_service(c: Any, settings: Mapping[str, Any]) -> None:
         scopes = _get_str_list(entry, "scopes", prefix=where)
         if scopes:
             roles.append({"name": f"{name}-service", "scopes": scopes, "services": [name]})
+        if _get(entry, "for_instructors", bool, prefix=where, default=False):
+            for_instructors.append(f"access:services!service={name}")
         groups = _get_str_list(entry, "access_groups", prefix=where)
         if groups:
             roles.append(
@@ -163,8 +170,16 @@ def configure_ops_service(c: Any, settings: Mapping[str, Any]) -> None:
                     "groups": groups,
                 }
             )
+    # A role, not a group: JupyterHub makes a role's listed users exact at every start,
+    # so a name taken off the list loses access (load_groups only ever adds members).
+    instructors = {
+        "name": INSTRUCTORS_ROLE,
+        "description": "Instructors: may open the activity statistics",
+        "scopes": for_instructors,
+        "users": sorted(_get_str_list(settings, "instructors")),
+    }
     c.JupyterHub.services = services
-    c.JupyterHub.load_roles = [*_load_roles(c), *roles]
+    c.JupyterHub.load_roles = [*_load_roles(c), *roles, instructors]
 
 
 def configure_hub(c: Any, settings: Mapping[str, Any]) -> None:
@@ -269,8 +284,6 @@ def configure_authenticator(c: Any, settings: Mapping[str, Any]) -> None:
     if not all(isinstance(k, str) and isinstance(v, str) and v for k, v in username_map.items()):
         raise ValueError(f"hub settings: username_map must map names to names; {FIX_HINT}")
     c.Authenticator.username_map = username_map
-    instructors = _get_str_list(settings, "instructors")
-    c.JupyterHub.load_groups = {INSTRUCTORS_GROUP: {"users": instructors}}
     crypt_key_file = _get(settings, "crypt_key_file", str, default=None)
     if crypt_key_file:
         # auth_state (the user's uid/gid) is stored encrypted in the hub's database

@@ -410,8 +410,9 @@ def test_sidecar_services_get_their_scopes_and_do_not_hold_the_hubs_start(settin
          "scopes": ["list:users", "read:users:activity", "servers"]},
         {"name": "stats", "token_file": str(tmp_path / "stats.token"),
          "url": "http://10.213.128.3:8080", "scopes": ["list:users", "read:users"],
-         "access_groups": ["instructors"]},
+         "access_groups": ["instructors"], "for_instructors": True},
     ]  # fmt: skip
+    settings["instructors"] = ["tina", "bob"]
     hub = JupyterHub(config=configured(settings))
     assert hub.services == [
         {"name": "idle-culler", "api_token": "culler-token-value"},
@@ -432,4 +433,22 @@ def test_sidecar_services_get_their_scopes_and_do_not_hold_the_hubs_start(settin
         "scopes": ["access:services!service=stats"],
         "groups": ["instructors"],
     }
+    assert roles["instructors"]["users"] == ["bob", "tina"]
+    assert roles["instructors"]["scopes"] == ["access:services!service=stats"]
     assert "culler-token-value" not in json.dumps(hub.load_roles)
+    assert not hub.load_groups  # a role's listed users are exact; a group's only grow
+
+
+def test_the_instructors_role_is_declared_even_empty_so_removals_take_effect(settings):
+    settings["instructors"] = []
+    roles = {role["name"]: role for role in JupyterHub(config=configured(settings)).load_roles}
+    assert roles["instructors"]["users"] == [] and roles["instructors"]["scopes"] == []
+
+
+def test_for_instructors_must_be_true_or_false(settings, tmp_path):
+    (tmp_path / "t").write_text("token\n")
+    settings["services"] = [
+        {"name": "s", "token_file": str(tmp_path / "t"), "for_instructors": "yes"}
+    ]
+    with pytest.raises(ValueError, match="for_instructors"):
+        configured(settings)

@@ -52,7 +52,7 @@ def test_defaults_are_the_deployed_ones(monkeypatch: pytest.MonkeyPatch) -> None
     args = build_parser().parse_args(["serve"])
     assert args.db == "/srv/stats/db/activity.sqlite"
     assert (args.interval, args.retention_days, args.port) == (5.0, 365, 8080)
-    assert (args.prefix, args.group) == ("/services/stats/", "instructors")
+    assert args.prefix == "/services/stats/"
 
 
 def test_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -162,6 +162,7 @@ def _serve(tmp_path: Path, api_url: str) -> tuple[subprocess.Popen[str], int]:
         "JUPYTERHUB_API_URL": api_url,
         "JUPYTERHUB_API_TOKEN": "sidecar-secret-token",
         "JUPYTERHUB_CLIENT_ID": "service-stats",
+        "JUPYTERHUB_SERVICE_NAME": "stats",
         "SWARMHUB_STATS_DB": str(tmp_path / "db" / "activity.sqlite"),
     }
     process = subprocess.Popen(

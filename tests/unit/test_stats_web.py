@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 from flask.testing import FlaskClient
+from jupyterhub.services.auth import check_scopes
 from sqlalchemy.orm import Session
 
 from swarmhub.stats import PollSettings, may_view, open_db, record_poll
@@ -22,11 +23,13 @@ from swarmhub.stats.backup_status import read_backup_status
 from swarmhub.stats.web import WebSettings, create_app
 
 PREFIX = "/services/stats/"
+ACCESS = "access:services!service=stats"
 
 
 class FakeHubLogin:
     login_url = "/hub/api/oauth2/authorize?client_id=service-stats&response_type=code"
     cookie_name = "service-stats"
+    access_scopes = {ACCESS}
 
     def __init__(self, users: dict[str, dict[str, Any]]) -> None:
         self.users = dict(users)  # token -> user model
@@ -36,6 +39,9 @@ class FakeHubLogin:
 
     def user_for_token(self, token: str) -> dict[str, Any] | None:
         return self.users.get(token)
+
+    def check_scopes(self, required_scopes: set[str], user: dict[str, Any]) -> set[str]:
+        return check_scopes(required_scopes, set(user["scopes"]))  # JupyterHub's own
 
     def generate_state(self, next_url: str | None = None, **extra: Any) -> str:
         state = f"state{len(self.states)}"
@@ -60,9 +66,9 @@ class FakeHubLogin:
 
 
 USERS = {
-    "t-admin": {"name": "alice", "admin": True, "groups": []},
-    "t-teacher": {"name": "tina", "admin": False, "groups": ["instructors"]},
-    "t-student": {"name": "bob", "admin": False, "groups": ["students"]},
+    "t-admin": {"name": "alice", "admin": True, "groups": [], "scopes": [ACCESS]},
+    "t-teacher": {"name": "tina", "admin": False, "groups": [], "scopes": [ACCESS]},
+    "t-student": {"name": "bob", "admin": False, "groups": ["students"], "scopes": []},
 }
 
 
@@ -164,7 +170,7 @@ def test_ordinary_user_is_refused_with_a_clear_message(
     page = client.get(PREFIX)
     assert page.status_code == 403
     assert "logged in as bob" in page.text
-    assert "group &#39;instructors&#39;" in page.text
+    assert "swarmhub_instructors" in page.text
     assert client.get(f"{PREFIX}activity.sqlite").status_code == 403
 
 
@@ -252,15 +258,27 @@ def test_unreadable_backup_status_is_reported_not_fatal(status_file: Path) -> No
     ("user", "allowed"),
     [
         ({"name": "a", "admin": True, "groups": []}, True),
-        ({"name": "t", "admin": False, "groups": ["instructors", "x"]}, True),
-        ({"name": "s", "admin": False, "groups": ["students"]}, False),
-        ({"name": "s", "admin": False}, False),  # groups not readable: not allowed
-        ({"name": "s", "admin": "yes", "groups": []}, False),
+        ({"name": "t", "admin": False, "scopes": [ACCESS, "read:users:name!user=t"]}, True),
+        # admins' and some operators' roles give access to every service
+        ({"name": "o", "admin": False, "scopes": ["access:services"]}, True),
+        # a member of the instructors group whose token no longer has the access scope
+        ({"name": "s", "admin": False, "groups": ["instructors"], "scopes": []}, False),
+        ({"name": "s", "admin": False, "scopes": ["access:services!service=other"]}, False),
+        ({"name": "s", "admin": False}, False),  # scopes not readable: not allowed
+        ({"name": "s", "admin": "yes", "scopes": []}, False),
         (None, False),
     ],
 )
-def test_only_admins_and_instructors_may_view(user: dict | None, allowed: bool) -> None:
-    assert may_view(user) is allowed
+def test_only_admins_and_who_the_hub_lets_in_may_view(user: dict | None, allowed: bool) -> None:
+    hub = FakeHubLogin({})
+    assert may_view(user, hub.access_scopes, hub.check_scopes) is allowed
+
+
+def test_the_app_refuses_to_start_without_its_access_scopes(db: Path) -> None:
+    hub = FakeHubLogin(USERS)
+    hub.access_scopes = set()
+    with pytest.raises(ValueError, match="JUPYTERHUB_SERVICE_NAME"):
+        create_app(WebSettings(prefix=PREFIX), open_db(db), auth=hub)
 
 
 def test_prefix_must_be_a_path_with_slashes() -> None:

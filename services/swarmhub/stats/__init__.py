@@ -3,7 +3,7 @@
 A poller reads the hub's users every few minutes and appends one sample per server
 (time, user, server, last activity, active, node) to SQLite; `report` answers
 instructors' questions from the samples; `web` serves charts inside the hub (a hub
-service behind its login, for admins and the instructors group).
+service behind its login, for admins and the instructors).
 """
 
 from .access import may_view

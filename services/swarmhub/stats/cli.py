@@ -148,12 +148,6 @@ def build_parser() -> argparse.ArgumentParser:
             help="URL prefix (env JUPYTERHUB_SERVICE_PREFIX; default /services/stats/)",
         )
         p.add_argument(
-            "--group",
-            default=_env("SWARMHUB_STATS_GROUP", "instructors"),
-            help="JupyterHub group whose members may see the page, besides admins "
-            "(env SWARMHUB_STATS_GROUP; default instructors)",
-        )
-        p.add_argument(
             "--backup-status",
             default=_env("SWARMHUB_STATS_BACKUP_STATUS", DEFAULT_BACKUP_STATUS),
             help=f"the backup's status file (default {DEFAULT_BACKUP_STATUS})",
@@ -292,7 +286,6 @@ def _serve(args: argparse.Namespace, engine: Any, with_poller: bool) -> int:
 
     settings = WebSettings(
         prefix=args.prefix,
-        group=args.group,
         backup_status=Path(args.backup_status),
         public_url=os.environ.get("JUPYTERHUB_PUBLIC_URL", ""),
     )

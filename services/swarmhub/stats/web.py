@@ -27,7 +27,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
-from .access import DEFAULT_GROUP, may_view, refusal
+from .access import may_view, refusal
 from .backup_status import read_backup_status
 from .charts import bar_chart
 from .models import Poll, backup_to, utc
@@ -49,8 +49,10 @@ class HubLogin(Protocol):
 
     login_url: str
     cookie_name: str
+    access_scopes: set[str]
 
     def user_for_token(self, token: str) -> dict[str, Any] | None: ...
+    def check_scopes(self, required_scopes: set[str], user: Any) -> set[str]: ...
     def generate_state(self, next_url: str | None = None, **extra: Any) -> str: ...
     def get_next_url(self, state_id: str = "") -> str: ...
     def get_code_verifier(self, state_id: str = "") -> str | None: ...
@@ -62,7 +64,6 @@ class HubLogin(Protocol):
 @dataclass(frozen=True)
 class WebSettings:
     prefix: str = "/services/stats/"
-    group: str = DEFAULT_GROUP
     backup_status: Path = Path("/srv/backup/state/status.json")
     # cookies only over https when the hub's public URL is https
     public_url: str = ""
@@ -85,6 +86,12 @@ def hub_oauth() -> HubLogin:
 def create_app(settings: WebSettings, engine: Engine, auth: HubLogin | None = None) -> Flask:
     app = Flask(__name__)
     login = auth if auth is not None else hub_oauth()
+    if not login.access_scopes:
+        # HubOAuth derives them from JUPYTERHUB_SERVICE_NAME; without them only admins get in
+        raise ValueError(
+            "the stats page needs its hub service name: set JUPYTERHUB_SERVICE_NAME "
+            "(or JUPYTERHUB_OAUTH_ACCESS_SCOPES) as the hub's services list names it"
+        )
     prefix = settings.prefix
     app.config.update(
         # a new key per process: a restart only sends people through the hub's login again
@@ -121,9 +128,9 @@ def create_app(settings: WebSettings, engine: Engine, auth: HubLogin | None = No
             user = current_user()
             if user is None:
                 return start_login()
-            if not may_view(user, settings.group):
-                log.info("refused %s (not admin, not in %s)", user.get("name"), settings.group)
-                return page_error(403, "Not for you, sorry", refusal(user, settings.group))
+            if not may_view(user, login.access_scopes, login.check_scopes):
+                log.info("refused %s (not admin, no %s)", user.get("name"), login.access_scopes)
+                return page_error(403, "Not for you, sorry", refusal(user))
             return view(user, *args, **kwargs)
 
         return wrapped
