@@ -11,15 +11,10 @@ The login is driven with requests, hop by hop, as a browser would.
 from __future__ import annotations
 
 import json
-import os
 import secrets
-import shutil
-import signal
-import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -30,9 +25,9 @@ import pytest
 import requests
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from tests.hub_process import LOOPBACK, HubProcess
 from tests.oauth_standin import create_app
 
-LOOPBACK = "127.0.0.1"
 CLIENT_ID = "swarmhub-hub.apps.example.test"
 CLIENT_SECRET = "integration-secret-" + secrets.token_hex(8)
 HOSTED_DOMAIN = "example.org"
@@ -40,22 +35,10 @@ STARTUP_TIMEOUT_SECONDS = 60.0
 REQUEST_TIMEOUT_SECONDS = 30.0
 HUB_PUBLIC_ENTRY = "/hub/oauth_login"
 
-# The hub's configuration. The username mapping (email local part; JupyterHub's
+# The hub's settings. The username mapping (email local part; JupyterHub's
 # default normalize_username lowercases it) is what services/swarmhub/hubconfig.py
 # is expected to configure too.
-HUB_CONFIG_TEMPLATE = """\
-c = get_config()  # noqa: F821
-
-c.JupyterHub.ip = "{loopback}"
-c.JupyterHub.port = {public_port}
-c.JupyterHub.hub_ip = "{loopback}"
-c.JupyterHub.hub_port = {hub_port}
-c.ConfigurableHTTPProxy.api_url = "http://{loopback}:{proxy_api_port}"
-c.ConfigurableHTTPProxy.auth_token = "{proxy_token}"
-c.JupyterHub.db_url = "sqlite:///{workdir}/jupyterhub.sqlite"
-c.JupyterHub.cookie_secret_file = "{workdir}/jupyterhub_cookie_secret"
-c.JupyterHub.pid_file = "{workdir}/jupyterhub.pid"
-
+HUB_SETTINGS_TEMPLATE = """\
 # Login only: the simplest built-in spawner, and no spawn after login.
 c.JupyterHub.spawner_class = "simple"
 c.JupyterHub.redirect_to_server = False
@@ -66,12 +49,6 @@ from swarmhub.hubconfig import configure_authenticator  # noqa: E402
 
 configure_authenticator(c, json.loads({settings!r}))
 """
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((LOOPBACK, 0))
-        return sock.getsockname()[1]
 
 
 # Who may log in, as the hub settings allow it: anyone the authenticator admits
@@ -112,42 +89,6 @@ def standin_url() -> Iterator[str]:
         thread.join(timeout=10)
 
 
-def wait_until_hub_answers(url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
-    """Poll the hub's API root through the proxy until it answers 200."""
-    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(
-                f"jupyterhub exited with {process.returncode} during startup:\n"
-                + log_path.read_text(errors="replace")[-4000:]
-            )
-        try:
-            if requests.get(f"{url}/hub/api", timeout=2).status_code == 200:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.2)
-    pytest.fail(
-        f"jupyterhub did not answer at {url} within {STARTUP_TIMEOUT_SECONDS}s:\n"
-        + log_path.read_text(errors="replace")[-4000:]
-    )
-
-
-def stop_process_group(process: subprocess.Popen[bytes]) -> None:
-    """Stop the hub, then anything left in its process group (its proxy)."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-
-
 @pytest.fixture(scope="module", params=sorted(ADMISSION_POLICIES))
 def hub(
     request: pytest.FixtureRequest,
@@ -156,24 +97,12 @@ def hub(
 ) -> Iterator[Hub]:
     """A real JupyterHub process configured with GoogleOAuthenticator against the stand-in."""
     policy: str = request.param
-    if shutil.which("configurable-http-proxy") is None:
-        pytest.fail(
-            "configurable-http-proxy is not on PATH; install it with "
-            "`npm install -g configurable-http-proxy@4`"
-        )
-    jupyterhub = Path(sys.executable).with_name("jupyterhub")
     workdir = tmp_path_factory.mktemp(f"google-login-hub-{policy}")
-    public_port, hub_port, proxy_api_port = free_port(), free_port(), free_port()
+    hub_process = HubProcess(workdir)
     secret_file = workdir / "oauth_client_secret"
     secret_file.write_text(CLIENT_SECRET)
     secret_file.chmod(0o600)
-    config = HUB_CONFIG_TEMPLATE.format(
-        loopback=LOOPBACK,
-        public_port=public_port,
-        hub_port=hub_port,
-        proxy_api_port=proxy_api_port,
-        proxy_token=secrets.token_hex(16),
-        workdir=workdir,
+    settings = HUB_SETTINGS_TEMPLATE.format(
         settings=json.dumps(
             {
                 "admin_users": [],
@@ -183,7 +112,7 @@ def hub(
                     "client_id": CLIENT_ID,
                     "client_secret_file": str(secret_file),
                     "hosted_domain": [HOSTED_DOMAIN],
-                    "oauth_callback_url": f"http://{LOOPBACK}:{public_port}/hub/oauth_callback",
+                    "oauth_callback_url": f"{hub_process.url}/hub/oauth_callback",
                     "authorize_url": f"{standin_url}/authorize",
                     "token_url": f"{standin_url}/token",
                     "userdata_url": f"{standin_url}/userinfo",
@@ -191,28 +120,11 @@ def hub(
             }
         ),
     )
-    (workdir / "jupyterhub_config.py").write_text(config)
-    log_path = workdir / "jupyterhub.log"
-    env = {
-        **os.environ,
-        "PATH": f"{jupyterhub.parent}{os.pathsep}{os.environ.get('PATH', '')}",
-    }
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [str(jupyterhub), "-f", str(workdir / "jupyterhub_config.py")],
-            cwd=workdir,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # one group: the hub and its proxy end together
-        )
-    url = f"http://{LOOPBACK}:{public_port}"
+    hub_process.start(settings, startup_timeout=STARTUP_TIMEOUT_SECONDS)
     try:
-        wait_until_hub_answers(url, process, log_path)
-        yield Hub(url=url, log_path=log_path, policy=policy)
+        yield Hub(url=hub_process.url, log_path=hub_process.log_path, policy=policy)
     finally:
-        stop_process_group(process)
+        hub_process.stop()
 
 
 class FormReader(HTMLParser):
