@@ -57,6 +57,15 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def require_proxy() -> None:
+    """Fail early, with the fix, where the hub could not start its proxy."""
+    if shutil.which("configurable-http-proxy", path=PATH_WITH_VENV) is None:
+        raise HubDidNotStart(
+            "configurable-http-proxy is not on PATH; install it with "
+            "`npm install -g configurable-http-proxy@4.6.3`"
+        )
+
+
 def stop_process_group(process: subprocess.Popen, grace_seconds: float = 20) -> None:
     """Stop a process started with start_new_session=True, then anything left in its
     process group (a hub's proxy and user servers)."""
@@ -99,11 +108,7 @@ class HubProcess:
         """Write jupyterhub_config.py (where it listens, then `settings`), start the hub
         and return once /hub/api answers through the proxy. If it does not, the hub is
         stopped and HubDidNotStart raised."""
-        if shutil.which("configurable-http-proxy", path=PATH_WITH_VENV) is None:
-            raise HubDidNotStart(
-                "configurable-http-proxy is not on PATH; install it with "
-                "`npm install -g configurable-http-proxy@4.6.3`"
-            )
+        require_proxy()
         config = self.workdir / "jupyterhub_config.py"
         listening = LISTENING_CONFIG.format(
             loopback=LOOPBACK,

@@ -16,9 +16,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -28,6 +25,8 @@ from pathlib import Path
 
 import pytest
 import requests
+
+from tests.hub_process import HubProcess, require_proxy
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
@@ -39,17 +38,7 @@ CONTAINER = f"{PREFIX}-stats"
 SCOPES = ["list:users", "read:users:name", "read:users:activity", "read:servers",
           "admin:server_state"]  # fmt: skip
 
-HUB_CONFIG = """\
-c = get_config()  # noqa: F821
-c.JupyterHub.ip = "127.0.0.1"
-c.JupyterHub.port = {public_port}
-c.JupyterHub.hub_ip = "{gateway}"
-c.JupyterHub.hub_port = 8081
-c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{proxy_port}"
-c.ConfigurableHTTPProxy.auth_token = "{proxy_token}"
-c.JupyterHub.db_url = "sqlite:///{workdir}/jupyterhub.sqlite"
-c.JupyterHub.cookie_secret_file = "{workdir}/cookie_secret"
-c.JupyterHub.pid_file = "{workdir}/jupyterhub.pid"
+HUB_SETTINGS = """\
 c.JupyterHub.authenticator_class = "dummy"
 c.JupyterHub.load_groups = {{
     "instructors": {{"users": ["tina"]}},
@@ -81,12 +70,6 @@ def sh(*argv: str, timeout: float = 900, check: bool = True) -> subprocess.Compl
     if check and result.returncode != 0:
         pytest.fail(f"{' '.join(argv)} failed ({result.returncode}):\n{result.stderr[-3000:]}")
     return result
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_for(what: str, probe, timeout: float = 90) -> None:
@@ -157,8 +140,7 @@ def recap(output: str) -> dict[str, int]:
 
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
-    if shutil.which("configurable-http-proxy") is None:
-        pytest.fail("configurable-http-proxy is not on PATH (npm i -g configurable-http-proxy)")
+    require_proxy()  # before the image build, which takes minutes
     docker_engine()
     workdir = tmp_path_factory.mktemp("stats-role")
     build_hub_image(workdir)
@@ -175,55 +157,26 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
             break
     else:
         pytest.fail(f"could not create the test network: {made.stderr}")
-    hub = None
+    # the hub's own port on the network's gateway: where the sidecar reaches it
+    hub = HubProcess(workdir, hub_ip=gateway, hub_port=8081)
     try:
         stats_ip = gateway.rsplit(".", 1)[0] + ".3"
         token = secrets.token_hex(32)
         token_file = workdir / "secrets" / "service-stats.token"
         token_file.parent.mkdir(mode=0o700)
         token_file.write_text(token + "\n")
-        public_port = free_port()
-        (workdir / "jupyterhub_config.py").write_text(
-            HUB_CONFIG.format(
-                public_port=public_port,
-                proxy_port=free_port(),
-                proxy_token=secrets.token_hex(16),
-                gateway=gateway,
-                workdir=workdir,
-                stats_ip=stats_ip,
-                token=token,
-                scopes=SCOPES,
-            )
-        )
-        log = (workdir / "jupyterhub.log").open("wb")
-        hub = subprocess.Popen(
-            [str(VENV_BIN / "jupyterhub"), "-f", str(workdir / "jupyterhub_config.py")],
-            cwd=workdir,
-            env={**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        hub_url = f"http://127.0.0.1:{public_port}"
-
-        def hub_answers() -> bool:
-            try:
-                return requests.get(f"{hub_url}/hub/api", timeout=2).status_code == 200
-            except requests.ConnectionError:
-                return False
-
-        wait_for("the hub", hub_answers)
+        settings = HUB_SETTINGS.format(stats_ip=stats_ip, token=token, scopes=SCOPES)
+        hub.start(settings, startup_timeout=90)
         yield Deployment(
             workdir=workdir,
-            hub_url=hub_url,
+            hub_url=hub.url,
             extra_vars={
                 "images_ref": {"jupyterhub": HUB_IMAGE},
                 "jupyterhub_network": NETWORK,
                 "jupyterhub_hub_ip": gateway,
                 "swarmhub_hub_address": "127.0.0.1",
-                "jupyterhub_port": public_port,
-                "swarmhub_public_url": hub_url,
+                "jupyterhub_port": hub.public_port,
+                "swarmhub_public_url": hub.url,
                 "stats_container_name": CONTAINER,
                 "stats_ip": stats_ip,
                 "stats_db_dir": str(workdir / "stats-db"),
@@ -235,16 +188,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
     finally:
         sh("docker", "rm", "-f", CONTAINER, check=False)
         sh("docker", "network", "rm", NETWORK, check=False)
-        if hub is not None:
-            hub.send_signal(signal.SIGTERM)
-            try:
-                hub.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                hub.kill()
-            try:
-                os.killpg(hub.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        hub.stop()
         sh("docker", "image", "rm", HUB_IMAGE, BASE_IMAGE, check=False)
 
 

@@ -18,11 +18,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import secrets
-import shutil
-import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -36,12 +32,19 @@ from typing import Any
 import pytest
 import requests
 
-LOOPBACK = "127.0.0.1"
+from tests.hub_process import (
+    LOOPBACK,
+    PATH_WITH_VENV,
+    VENV_BIN,
+    HubProcess,
+    free_port,
+    stop_process_group,
+)
+
 TIMEOUT = 90.0
 PASSWORD = "stats-test-" + secrets.token_hex(6)
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
-VENV_BIN = Path(sys.executable).parent
 # What the deployment grants the stats service (the lead's hub config uses the same list)
 STATS_SCOPES = [
     "list:users",
@@ -55,8 +58,7 @@ STATS_SCOPES = [
 WINDOW_MINUTES = 0.2  # 12 seconds
 NODE = "test-node-1"
 
-HUB_CONFIG = """\
-c = get_config()  # noqa: F821
+HUB_SETTINGS = """\
 from jupyterhub.spawner import SimpleLocalProcessSpawner
 
 
@@ -69,15 +71,6 @@ class NodeSpawner(SimpleLocalProcessSpawner):
         return state
 
 
-c.JupyterHub.ip = "{ip}"
-c.JupyterHub.port = {public_port}
-c.JupyterHub.hub_ip = "{ip}"
-c.JupyterHub.hub_port = {hub_port}
-c.ConfigurableHTTPProxy.api_url = "http://{ip}:{proxy_api_port}"
-c.ConfigurableHTTPProxy.auth_token = "{proxy_token}"
-c.JupyterHub.db_url = "sqlite:///{workdir}/jupyterhub.sqlite"
-c.JupyterHub.cookie_secret_file = "{workdir}/jupyterhub_cookie_secret"
-c.JupyterHub.pid_file = "{workdir}/jupyterhub.pid"
 c.JupyterHub.last_activity_interval = 3600
 c.JupyterHub.api_page_max_limit = 2
 c.JupyterHub.api_page_default_limit = 2
@@ -127,12 +120,6 @@ c.JupyterHub.load_roles = [
 """
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((LOOPBACK, 0))
-        return sock.getsockname()[1]
-
-
 def wait_for(what: str, probe: Callable[[], Any], timeout: float = TIMEOUT) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -141,20 +128,6 @@ def wait_for(what: str, probe: Callable[[], Any], timeout: float = TIMEOUT) -> A
             return result
         time.sleep(0.2)
     pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
-
-
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 @dataclass
@@ -222,47 +195,24 @@ class Setup:
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
-    if shutil.which("configurable-http-proxy") is None:
-        pytest.fail(
-            "configurable-http-proxy is not on PATH; install it with "
-            "`npm install -g configurable-http-proxy@4.6.3`"
-        )
     if not (VENV_BIN / "jupyterhub-singleuser").exists():
         pytest.fail("jupyterhub-singleuser is missing; install services[test] (jupyter-server)")
     workdir = tmp_path_factory.mktemp("stats-hub")
-    public_port, hub_port, proxy_api_port, stats_port = (free_port() for _ in range(4))
+    hub = HubProcess(workdir)
+    stats_port = free_port()
     stats_token, ops_token = secrets.token_hex(32), secrets.token_hex(32)
-    (workdir / "jupyterhub_config.py").write_text(
-        HUB_CONFIG.format(
-            ip=LOOPBACK,
-            public_port=public_port,
-            hub_port=hub_port,
-            proxy_api_port=proxy_api_port,
-            proxy_token=secrets.token_hex(16),
-            workdir=workdir,
-            password=PASSWORD,
-            venv_bin=VENV_BIN,
-            stats_port=stats_port,
-            stats_token=stats_token,
-            ops_token=ops_token,
-            scopes=STATS_SCOPES,
-            node=NODE,
-        )
+    settings = HUB_SETTINGS.format(
+        ip=LOOPBACK,
+        workdir=workdir,
+        password=PASSWORD,
+        venv_bin=VENV_BIN,
+        stats_port=stats_port,
+        stats_token=stats_token,
+        ops_token=ops_token,
+        scopes=STATS_SCOPES,
+        node=NODE,
     )
-    hub_log = workdir / "jupyterhub.log"
-    env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
-    with hub_log.open("wb") as log:
-        hub = subprocess.Popen(
-            [str(VENV_BIN / "jupyterhub"), "-f", str(workdir / "jupyterhub_config.py")],
-            cwd=workdir,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    url = f"http://{LOOPBACK}:{public_port}"
-    api = f"http://{LOOPBACK}:{hub_port}/hub/api"
+    url, api = hub.url, hub.api_url
     db = workdir / "stats" / "db" / "activity.sqlite"
     status = workdir / "backup-state" / "status.json"
     status.parent.mkdir()
@@ -277,7 +227,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
         )
     )
     stats_env = {
-        "PATH": env["PATH"],
+        "PATH": PATH_WITH_VENV,
         "JUPYTERHUB_API_URL": api,
         "JUPYTERHUB_API_TOKEN": stats_token,
         "JUPYTERHUB_CLIENT_ID": "service-stats",
@@ -291,24 +241,15 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
     }
     ops = requests.Session()
     ops.headers["Authorization"] = f"token {ops_token}"
-    result = Setup(url, api, ops, workdir, db, stats_env, hub_log, workdir / "stats.log")
+    result = Setup(url, api, ops, workdir, db, stats_env, hub.log_path, workdir / "stats.log")
     result.stats_port = stats_port
+    hub.start(settings, startup_timeout=TIMEOUT)  # load_groups made ann, bob, carl, tina
     try:
-
-        def hub_up() -> bool:
-            if hub.poll() is not None:
-                pytest.fail(f"jupyterhub exited with {hub.returncode}:\n{result.logs()}")
-            try:
-                return requests.get(f"{url}/hub/api", timeout=2).status_code == 200
-            except requests.ConnectionError:
-                return False
-
-        wait_for("the hub to answer", hub_up)  # load_groups made ann, bob, carl, tina
         yield result
     finally:
         if result.serve is not None:
-            stop(result.serve)
-        stop(hub)  # its process group: the proxy and the user servers
+            stop_process_group(result.serve)
+        hub.stop()  # its process group: the proxy and the user servers
 
 
 @pytest.fixture(scope="module")
