@@ -13,13 +13,9 @@ Prints both medians and their ratio. No thresholds.
 from __future__ import annotations
 
 import argparse
-import os
 import secrets
 import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,22 +26,15 @@ import requests
 from swarmhub.stats import PollSettings, open_db, poll_once
 from swarmhub.stats.hubapi import PAGINATION_TYPE, HubAPI
 
-LOOPBACK = "127.0.0.1"
+# The hub is started as the integration tests start theirs: from the repository's tests
+# package (script/bench runs this file directly, so the repository is not on sys.path).
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from tests.hub_process import VENV_BIN, HubDidNotStart, HubProcess
+
 SCOPES = ["list:users", "read:users:name", "read:users:activity", "read:servers",
           "admin:server_state"]  # fmt: skip
-VENV_BIN = Path(sys.executable).parent
 
-CONFIG = """\
-c = get_config()  # noqa: F821
-c.JupyterHub.ip = "{ip}"
-c.JupyterHub.port = {public_port}
-c.JupyterHub.hub_ip = "{ip}"
-c.JupyterHub.hub_port = {hub_port}
-c.ConfigurableHTTPProxy.api_url = "http://{ip}:{proxy_port}"
-c.ConfigurableHTTPProxy.auth_token = "{proxy_token}"
-c.JupyterHub.db_url = "sqlite:///{workdir}/jupyterhub.sqlite"
-c.JupyterHub.cookie_secret_file = "{workdir}/cookie_secret"
-c.JupyterHub.pid_file = "{workdir}/jupyterhub.pid"
+HUB_SETTINGS = """\
 c.JupyterHub.last_activity_interval = 3600
 c.JupyterHub.authenticator_class = "dummy"
 c.JupyterHub.spawner_class = "simple"
@@ -66,12 +55,6 @@ c.JupyterHub.load_roles = [
 """
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((LOOPBACK, 0))
-        return sock.getsockname()[1]
-
-
 def until(what: str, probe: Callable[[], object], timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -79,13 +62,6 @@ def until(what: str, probe: Callable[[], object], timeout: float = 120) -> None:
             return
         time.sleep(0.2)
     sys.exit(f"bench: timed out waiting for {what}")
-
-
-def answers(url: str) -> bool:
-    try:
-        return requests.get(url, timeout=2).status_code == 200
-    except requests.ConnectionError:
-        return False
 
 
 def main() -> None:
@@ -96,35 +72,19 @@ def main() -> None:
         "--servers", type=int, default=10, help="users with a running server"
     )
     args = parser.parse_args()
-    if shutil.which("configurable-http-proxy") is None:
-        sys.exit(
-            "bench: configurable-http-proxy is not on PATH (npm i -g configurable-http-proxy)"
-        )
     workdir = Path(tempfile.mkdtemp(prefix="bench-stats-"))
-    ports = {k: free_port() for k in ("public_port", "hub_port", "proxy_port")}
+    hub = HubProcess(workdir)
     stats_token, ops_token = secrets.token_hex(32), secrets.token_hex(32)
-    (workdir / "jupyterhub_config.py").write_text(
-        CONFIG.format(
-            ip=LOOPBACK,
-            workdir=workdir,
-            proxy_token=secrets.token_hex(16),
-            stats_token=stats_token,
-            ops_token=ops_token,
-            scopes=SCOPES,
-            venv_bin=VENV_BIN,
-            **ports,
-        )
+    settings = HUB_SETTINGS.format(
+        workdir=workdir,
+        stats_token=stats_token,
+        ops_token=ops_token,
+        scopes=SCOPES,
+        venv_bin=VENV_BIN,
     )
-    env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
-    log = (workdir / "jupyterhub.log").open("wb")
-    hub = subprocess.Popen(
-        [str(VENV_BIN / "jupyterhub"), "-f", str(workdir / "jupyterhub_config.py")],
-        cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
-    api = f"http://{LOOPBACK}:{ports['hub_port']}/hub/api"
+    api = hub.api_url
     try:
-        until("the hub", lambda: answers(f"{api}/"))
+        hub.start(settings, startup_timeout=120)
         ops = requests.Session()
         ops.headers["Authorization"] = f"token {ops_token}"
         names = [f"user{i:03d}" for i in range(args.users)]
@@ -182,18 +142,10 @@ def main() -> None:
         print(
             f"poll ratio (poll p50 / bare GET p50): {p50 / b50:.2f}x  over {args.runs} runs"
         )
+    except HubDidNotStart as error:
+        sys.exit(f"bench: {error}")
     finally:
-        if hub.poll() is None:
-            hub.send_signal(signal.SIGTERM)
-            try:
-                hub.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                hub.kill()
-        try:
-            os.killpg(hub.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        log.close()
+        hub.stop(grace_seconds=30)
         shutil.rmtree(workdir, ignore_errors=True)
 
 
