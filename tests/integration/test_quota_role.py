@@ -16,7 +16,6 @@ What cannot run here: enforcement ("Disk quota exceeded" for a user over the lim
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -25,6 +24,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
+
+from tests.integration.ansible_run import ansible_playbook
 
 ROOT = Path(__file__).resolve().parents[2]
 # the hub host in miniature of restuser's unit tests
@@ -37,29 +38,16 @@ GIB = 1024 * 1024
 def ansible(tmp_path: Path, play: str, *extra: str) -> tuple[subprocess.CompletedProcess, str]:
     playbook = tmp_path / "play.yml"
     playbook.write_text(textwrap.dedent(play))
-    proc = subprocess.run(
-        [
-            str(ROOT / ".venv/bin/ansible-playbook"),
-            "-i",
-            "localhost,",
-            "-c",
-            "local",
-            # Debian's Python, with the apt bindings the role's package task needs
-            "-e",
-            "ansible_python_interpreter=/usr/bin/python3",
-            str(playbook),
-            *extra,
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        env={
-            **os.environ,
-            "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-            "ANSIBLE_ROLES_PATH": str(ROOT / "roles"),
-            "ANSIBLE_NOCOLOR": "1",
-        },
+    proc = ansible_playbook(
+        "-i",
+        "localhost,",
+        "-c",
+        "local",
+        # Debian's Python, with the apt bindings the role's package task needs
+        "-e",
+        "ansible_python_interpreter=/usr/bin/python3",
+        str(playbook),
+        *extra,
     )
     return proc, proc.stdout + proc.stderr
 

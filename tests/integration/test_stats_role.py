@@ -14,7 +14,6 @@ The second run must change nothing. Everything the test made is removed at the e
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import subprocess
 import sys
@@ -27,6 +26,7 @@ import pytest
 import requests
 
 from tests.hub_process import HubProcess, require_proxy
+from tests.integration.ansible_run import ansible_playbook, recap
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
@@ -116,26 +116,15 @@ class Deployment:
     def play(self) -> subprocess.CompletedProcess:
         playbook = self.workdir / "stats-only.yml"
         playbook.write_text(PLAYBOOK)
-        env = {
-            **os.environ,
-            "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-            "ANSIBLE_ROLES_PATH": str(ROOT / "roles"),
-            "ANSIBLE_STDOUT_CALLBACK": "default",
-        }
-        return subprocess.run(
-            [str(VENV_BIN / "ansible-playbook"), "-i", "localhost,", str(playbook)]
-            + ["-e", json.dumps(self.extra_vars)],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
+        return ansible_playbook(
+            "-i",
+            "localhost,",
+            str(playbook),
+            "-e",
+            json.dumps(self.extra_vars),
             timeout=600,
+            env={"ANSIBLE_STDOUT_CALLBACK": "default"},
         )
-
-
-def recap(output: str) -> dict[str, int]:
-    line = next(ln for ln in output.splitlines() if ln.startswith("localhost") and "ok=" in ln)
-    return {k: int(v) for k, v in (part.split("=") for part in line.split()[2:])}
 
 
 @pytest.fixture(scope="module")
@@ -244,4 +233,4 @@ def test_second_run_changes_nothing(
 ) -> None:
     again = deployment.play()
     assert again.returncode == 0, again.stdout[-3000:]
-    assert recap(again.stdout)["changed"] == 0, again.stdout[-3000:]
+    assert recap(again.stdout, "localhost")["changed"] == 0, again.stdout[-3000:]

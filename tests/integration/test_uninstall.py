@@ -15,8 +15,6 @@ in swarm mode.
 
 from __future__ import annotations
 
-import os
-import re
 import shutil
 import subprocess
 import time
@@ -25,11 +23,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
+
+from tests.integration.ansible_run import ansible_playbook, recap, write_inventory
+from tests.integration.docker_cli import BASE_IMAGE, docker, ensure_base_image, sh
 
 ROOT = Path(__file__).resolve().parents[2]
 PREFIX = "swarmhub-uninstalltest"
-BASE_IMAGE = "swarmhub/base:bookworm"
 TRIAL_HOST_IMAGE = f"{PREFIX}/trial-host:bookworm"
 IMAGE = f"{PREFIX}/host:bookworm"
 DOCKERFILE = f"""\
@@ -117,19 +116,6 @@ FINGERPRINT = (
 )
 
 
-def docker(*args: str, check: bool = True, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        ["docker", *args], capture_output=True, text=True, check=check, timeout=900, **kwargs
-    )
-
-
-def sh(host: str, command: str, check: bool = True) -> str:
-    result = docker("exec", host, "bash", "-c", command, check=False)
-    if check and result.returncode != 0:
-        raise AssertionError(f"{command!r} failed on {host}:\n{result.stdout}{result.stderr}")
-    return result.stdout
-
-
 def wait_for(what: str, condition, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -140,11 +126,7 @@ def wait_for(what: str, condition, timeout: float) -> None:
 
 @pytest.fixture(scope="module")
 def image() -> Iterator[str]:
-    if docker("info", check=False).returncode != 0:
-        pytest.fail(
-            "no Docker engine: start it (source script/lib/common.sh; ensure_docker_engine)"
-        )
-    subprocess.run([str(ROOT / "images/base/build-base-image"), BASE_IMAGE], check=True)
+    ensure_base_image()
     docker("build", "-q", "--build-arg", f"BASE={BASE_IMAGE}", "-t", TRIAL_HOST_IMAGE,
            str(ROOT / "images/host"))  # fmt: skip
     docker("build", "-q", "-t", IMAGE, "-", input=DOCKERFILE)
@@ -210,19 +192,10 @@ def run_uninstall(tmp_path: Path, host: str, *extra: str) -> tuple[int, str]:
             },
         }
     }  # fmt: skip
-    (tmp_path / "hosts.yml").write_text(yaml.safe_dump(inventory))
-    proc = subprocess.run(
-        [str(ROOT / ".venv/bin/ansible-playbook"), "-i", str(tmp_path / "hosts.yml"),
-         "uninstall.yml", *extra],
-        cwd=ROOT, capture_output=True, text=True, timeout=900,
-        env={**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"},
-    )  # fmt: skip
+    proc = ansible_playbook(
+        "-i", str(write_inventory(tmp_path, inventory)), "uninstall.yml", *extra
+    )
     return proc.returncode, proc.stdout + proc.stderr
-
-
-def recap(output: str, host: str) -> dict[str, int]:
-    line = next(line for line in output.splitlines() if line.startswith(host) and "ok=" in line)
-    return {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", line)}
 
 
 def state(host: str) -> dict[str, str]:
@@ -322,13 +295,9 @@ def test_purge_deletes_the_data_and_the_engine_but_not_admins_homes(tmp_path, ho
 
 def test_an_inventory_without_a_host_group_is_refused_before_any_host(tmp_path):
     inventory = {"all": {"children": {"hub": {"hosts": {"hub1": {"ansible_port": 1}}}}}}
-    (tmp_path / "hosts.yml").write_text(yaml.safe_dump(inventory))
-    proc = subprocess.run(
-        [str(ROOT / ".venv/bin/ansible-playbook"), "-i", str(tmp_path / "hosts.yml"),
-         "uninstall.yml"],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
-        env={**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"},
-    )  # fmt: skip
+    proc = ansible_playbook(
+        "-i", str(write_inventory(tmp_path, inventory)), "uninstall.yml", timeout=300
+    )
     output = proc.stdout + proc.stderr
     assert proc.returncode != 0
     assert "The inventory has no group 'proxy'" in output

@@ -7,9 +7,7 @@ SQLite file in a folder of the test. Nothing else of the role runs.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
@@ -17,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-VENV_BIN = Path(sys.executable).parent
-BASE_IMAGE = "swarmhub/base:bookworm"
+from tests.integration.ansible_run import ansible_playbook, recap
+from tests.integration.docker_cli import docker, ensure_base_image
+
 OLD = "swarmhub-uninstalltest/hub:old"
 NEW = "swarmhub-uninstalltest/hub:new"
 PLAYBOOK = """\
@@ -32,21 +30,11 @@ PLAYBOOK = """\
 """
 
 
-def docker(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        ["docker", *args], capture_output=True, text=True, check=check, timeout=600
-    )
-
-
 @pytest.fixture(scope="module")
 def hub_container() -> Iterator[str]:
-    if docker("info", check=False).returncode != 0:
-        pytest.fail(
-            "no Docker engine: start it (source script/lib/common.sh; ensure_docker_engine)"
-        )
-    subprocess.run([str(ROOT / "images/base/build-base-image"), BASE_IMAGE], check=True)
-    docker("tag", BASE_IMAGE, OLD)
-    docker("tag", BASE_IMAGE, NEW)
+    base_image = ensure_base_image()
+    docker("tag", base_image, OLD)
+    docker("tag", base_image, NEW)
     name = f"swarmhub-uninstalltest-hub-{uuid.uuid4().hex[:8]}"
     docker("run", "-d", "--name", name, OLD, "sleep", "infinity")
     yield name
@@ -63,19 +51,12 @@ def deploy(tmp_path: Path, container: str, image: str, data_dir: Path) -> tuple[
         "images_ref": {"jupyterhub": image},
         "ansible_python_interpreter": sys.executable,
     }
-    proc = subprocess.run(
-        [str(VENV_BIN / "ansible-playbook"), "-i", "localhost,", str(playbook),
-         "-e", json.dumps(extra)],
-        cwd=ROOT, capture_output=True, text=True, timeout=600,
-        env={**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-             "ANSIBLE_ROLES_PATH": str(ROOT / "roles"), "ANSIBLE_NOCOLOR": "1"},
-    )  # fmt: skip
+    proc = ansible_playbook("-i", "localhost,", str(playbook), "-e", json.dumps(extra), timeout=600)
     return proc.returncode, proc.stdout + proc.stderr
 
 
 def changed(output: str) -> int:
-    line = next(ln for ln in output.splitlines() if ln.startswith("localhost") and "ok=" in ln)
-    return int(line.split("changed=")[1].split()[0])
+    return recap(output, "localhost")["changed"]
 
 
 def hub_db(data_dir: Path, users: int) -> Path:

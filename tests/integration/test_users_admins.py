@@ -10,10 +10,7 @@ declare the admin role's members, which JupyterHub makes exact at start.
 from __future__ import annotations
 
 import json
-import os
-import re
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -22,22 +19,19 @@ from pathlib import Path
 
 import pytest
 import requests
-import yaml
+
+from tests.hub_process import free_port
+from tests.integration.ansible_run import (
+    ansible_playbook,
+    recap,
+    site_inventory,
+    write_inventory,
+)
+from tests.integration.docker_cli import docker
 
 ROOT = Path(__file__).resolve().parents[2]
 HUB_IMAGE = "swarmhub/jupyterhub:dev"
 STARTUP_TIMEOUT_SECONDS = 120
-NOWHERE = {"ansible_host": "127.0.0.1", "ansible_port": 1}
-
-
-def docker(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    return subprocess.run(["docker", *args], capture_output=True, text=True, check=check)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Hub:
@@ -148,42 +142,11 @@ def run_admins(tmp_path: Path, hub: Hub, *extra: str) -> tuple[subprocess.Comple
         "jupyterhub_data_dir": str(hub.data_dir),
         "jupyterhub_container_name": hub.name,
     }
-    inventory = {
-        "all": {
-            "vars": {
-                "jupyterhub_google_client_id": "id.apps.example",
-                "vault_google_client_secret": "s3cret-from-the-vault",
-            },
-            "children": {
-                "proxy": {"hosts": {"proxy1": NOWHERE}},
-                "hub": {"hosts": {"hubhost": hub_host}},
-                "nodes": {"hosts": {"node1": NOWHERE}},
-            },
-        }
-    }
-    (tmp_path / "hosts.yml").write_text(yaml.safe_dump(inventory))
-    proc = subprocess.run(
-        [
-            str(ROOT / ".venv/bin/ansible-playbook"),
-            "-i",
-            str(tmp_path / "hosts.yml"),
-            "admins.yml",
-            *extra,
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        env={**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"},
-    )
+    inventory = write_inventory(tmp_path, site_inventory("hubhost", hub_host))
+    proc = ansible_playbook("-i", str(inventory), "admins.yml", *extra)
     output = proc.stdout + proc.stderr
     assert hub.token not in output
     return proc, output
-
-
-def changed(output: str, host: str) -> int:
-    line = next(line for line in output.splitlines() if line.startswith(host) and "ok=" in line)
-    return int(re.search(r"changed=(\d+)", line).group(1))
 
 
 def test_admins_are_replaced_and_a_removed_admin_stops_being_one(tmp_path, hub):
@@ -209,7 +172,7 @@ def test_admins_are_replaced_and_a_removed_admin_stops_being_one(tmp_path, hub):
     proc, output = run_admins(tmp_path, hub, "-e", f"admins_file={admins_file}")
     assert proc.returncode == 0, output[-4000:]
     assert "admins were: bob, carol; now: bob, carol" in output
-    assert changed(output, "hubhost") == 0
+    assert recap(output, "hubhost")["changed"] == 0
 
 
 def test_a_bad_admin_list_changes_nothing(tmp_path, hub):

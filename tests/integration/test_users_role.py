@@ -6,17 +6,20 @@ this machine's accounts are never touched.
 from __future__ import annotations
 
 import json
-import os
-import re
-import subprocess
 import uuid
 from pathlib import Path
 
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
-BASE_IMAGE = "swarmhub/base:bookworm"
+from tests.integration.ansible_run import (
+    ansible_playbook,
+    recap,
+    site_inventory,
+    write_inventory,
+)
+from tests.integration.docker_cli import BASE_IMAGE, docker, ensure_base_image, sh
+
 IMAGE = "swarmhub-userstest/host:bookworm"
 DOCKERFILE = f"""\
 FROM {BASE_IMAGE}
@@ -25,23 +28,12 @@ RUN apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \\
 RUN mkdir -p /srv/skeldir/sub && echo 'Welcome' > /srv/skeldir/README.md \\
     && echo 'export EDITOR=nano' > /srv/skeldir/.bashrc && echo notes > /srv/skeldir/sub/n.txt
 """
-NOWHERE = {"ansible_host": "127.0.0.1", "ansible_port": 1}
 PASSWORD = "correct-horse-battery-staple"
-
-
-def docker(*args: str, check: bool = True, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        ["docker", *args], capture_output=True, text=True, check=check, timeout=600, **kwargs
-    )
 
 
 @pytest.fixture(scope="module")
 def image():
-    if docker("info", check=False).returncode != 0:
-        pytest.fail(
-            "no Docker engine: start it (source script/lib/common.sh; ensure_docker_engine)"
-        )
-    subprocess.run([str(ROOT / "images/base/build-base-image"), BASE_IMAGE], check=True)
+    ensure_base_image()
     docker("build", "-q", "-t", IMAGE, "-", input=DOCKERFILE)
     yield IMAGE
     docker("rmi", IMAGE, check=False)
@@ -55,62 +47,29 @@ def hub(image):
     docker("rm", "-f", name, check=False)
 
 
-def sh(hub: str, command: str) -> str:
-    return docker("exec", hub, "sh", "-c", command).stdout
-
-
 def run_users(tmp_path: Path, hub: str, users: list[dict], *extra: str):
-    inventory = {
-        "all": {
-            "vars": {
-                "jupyterhub_google_client_id": "id.apps.example",
-                "vault_google_client_secret": "s3cret-from-the-vault",
-            },
-            "children": {
-                "proxy": {"hosts": {"proxy1": NOWHERE}},
-                "hub": {
-                    "hosts": {
-                        hub: {
-                            "ansible_connection": "community.docker.docker",
-                            "ansible_python_interpreter": "/usr/bin/python3",
-                        }
-                    }
-                },
-                "nodes": {"hosts": {"node1": NOWHERE}},
-            },
-        }
+    connection = {
+        "ansible_connection": "community.docker.docker",
+        "ansible_python_interpreter": "/usr/bin/python3",
     }
-    (tmp_path / "hosts.yml").write_text(yaml.safe_dump(inventory))
+    inventory = write_inventory(tmp_path, site_inventory(hub, connection))
     users_file = tmp_path / "people.yaml"
     users_file.write_text(yaml.safe_dump({"users": users}))
-    proc = subprocess.run(
-        [
-            str(ROOT / ".venv/bin/ansible-playbook"),
-            "-i",
-            str(tmp_path / "hosts.yml"),
-            "users.yml",
-            "-e",
-            f"users_file={users_file}",
-            # this container has no quotas (nor has this machine's kernel); see test_quota*
-            "-e",
-            "quotas_enabled=false",
-            "-v",
-            *extra,
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        env={**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"},
+    proc = ansible_playbook(
+        "-i",
+        str(inventory),
+        "users.yml",
+        "-e",
+        f"users_file={users_file}",
+        # this container has no quotas (nor has this machine's kernel); see test_quota*
+        "-e",
+        "quotas_enabled=false",
+        "-v",
+        *extra,
     )
     output = proc.stdout + proc.stderr
     assert PASSWORD not in output
     return proc, output
-
-
-def recap(output: str, host: str) -> dict[str, int]:
-    line = next(line for line in output.splitlines() if line.startswith(host) and "ok=" in line)
-    return {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", line)}
 
 
 def passwd(hub: str) -> dict[str, list[str]]:

@@ -3,56 +3,27 @@ with every problem named, and never shows a password."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
-import yaml
+from tests.integration.ansible_run import (
+    NOWHERE,
+    ansible_playbook,
+    site_inventory,
+    write_inventory,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
-# Unreachable on purpose: if validation let a run through, the hub play would fail
-# to connect rather than change anything.
-NOWHERE = {"ansible_host": "127.0.0.1", "ansible_port": 1}
 SECRET = "sw0rdfish-never-shown"
-
-
-def write_inventory(tmp_path: Path) -> Path:
-    inventory = {
-        "all": {
-            "vars": {
-                "jupyterhub_google_client_id": "id.apps.example",
-                "vault_google_client_secret": "s3cret-from-the-vault",
-            },
-            "children": {
-                "proxy": {"hosts": {"proxy1": NOWHERE}},
-                "hub": {"hosts": {"hub1": NOWHERE}},
-                "nodes": {"hosts": {"node1": NOWHERE}},
-            },
-        }
-    }
-    path = tmp_path / "hosts.yml"
-    path.write_text(yaml.safe_dump(inventory))
-    return path
 
 
 def run_users_play(tmp_path: Path, users_file: Path | str, *extra: str):
     # ansible-playbook itself: script/deploy takes any argument ending in .yml for the
-    # playbook, so `-e users_file=X.yml` needs a fix there (see the report)
-    return subprocess.run(
-        [
-            str(ROOT / ".venv/bin/ansible-playbook"),
-            "-i",
-            str(write_inventory(tmp_path)),
-            "users.yml",
-            "-e",
-            f"users_file={users_file}",
-            *extra,
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"},
+    # playbook, so `-e users_file=X.yml` needs a fix there (see the report).
+    # The hub host is NOWHERE too: if validation let a run through, the hub play would
+    # fail to connect rather than change anything.
+    inventory = write_inventory(tmp_path, site_inventory("hub1", NOWHERE))
+    return ansible_playbook(
+        "-i", str(inventory), "users.yml", "-e", f"users_file={users_file}", *extra, timeout=600
     )
 
 
