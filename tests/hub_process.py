@@ -58,7 +58,7 @@ def free_port() -> int:
 
 
 def require_proxy() -> None:
-    """Fail early, with the fix, where the hub could not start its proxy."""
+    """Fail early, saying how to install it, where the hub could not start its proxy."""
     if shutil.which("configurable-http-proxy", path=PATH_WITH_VENV) is None:
         raise HubDidNotStart(
             "configurable-http-proxy is not on PATH; install it with "
@@ -90,6 +90,7 @@ class HubProcess:
     """
 
     def __init__(self, workdir: Path, *, hub_ip: str = LOOPBACK, hub_port: int = 0) -> None:
+        # hub_port 0: a free one
         self.workdir = workdir
         self.hub_ip = hub_ip
         self.public_port = free_port()
