@@ -48,6 +48,7 @@ from .environments import (
 )
 from .projects import (
     PROJECTS_FOLDER,
+    HomeMissing,
     ProjectError,
     ensure_project,
     ensure_projects_folder,
@@ -68,8 +69,6 @@ from .swarm_tasks import current_task, is_terminal, task_address, task_error, ta
 DEFAULT_COMMAND = ("jupyterhub-singleuser",)
 # Where homes live inside user containers, whatever home_root is on the nodes.
 CONTAINER_HOME_ROOT = "/home"
-# Where a user's projects (HOME/projects) appear in every server.
-CONTAINER_PROJECTS = "/projects"
 # Docker refuses longer service names.
 MAX_SERVICE_NAME = 63
 _SERVICE_HASH_LENGTH = 6
@@ -126,16 +125,6 @@ def home_mount(account: Account, home_root: str) -> Mount:
     return Mount(
         target=posixpath.join(CONTAINER_HOME_ROOT, account.name),
         source=posixpath.join(home_root, account.name),
-        type="bind",
-        read_only=False,
-    )
-
-
-def projects_mount(account: Account, home_root: str) -> Mount:
-    """HOME/projects on the node at /projects, read-write."""
-    return Mount(
-        target=CONTAINER_PROJECTS,
-        source=posixpath.join(home_root, account.name, PROJECTS_FOLDER),
         type="bind",
         read_only=False,
     )
@@ -353,9 +342,6 @@ class SwarmUserSpawner(SwarmSpawner):
     def project(self) -> str:
         return str(self.user_options.get("project") or "")
 
-    def hub_home(self, account: Account) -> Path:
-        return Path(self.hub_home_root) / account.name
-
     def get_state(self) -> dict[str, Any]:
         state = super().get_state()
         if self.node:
@@ -406,7 +392,7 @@ class SwarmUserSpawner(SwarmSpawner):
             extra["SWARMHUB_ENV_DIR"] = posixpath.join(home, env.name)
             extra["SWARMHUB_SEED_FROM"] = env.seed_from
         if self.project():
-            extra["SWARMHUB_WORKDIR"] = posixpath.join(CONTAINER_PROJECTS, self.project())
+            extra["SWARMHUB_WORKDIR"] = posixpath.join(home, PROJECTS_FOLDER, self.project())
         elif env is not None:
             extra["SWARMHUB_WORKDIR"] = extra["SWARMHUB_ENV_DIR"]
         return extra
@@ -418,25 +404,33 @@ class SwarmUserSpawner(SwarmSpawner):
         env = self.chosen_environment()
         return f"/lab/tree/{env.name}" if env is not None else ""
 
-    def prepare_projects(self, account: Account) -> list[Mount]:
-        """HOME/projects (and the chosen project) on the hub; its mount at /projects."""
+    def prepare_projects(self, account: Account) -> None:
+        """HOME/projects (and the chosen project) made on the hub, as the user's.
+
+        Never a mount of its own: a bind mount's source is resolved by the
+        node's engine as root, so a link the user put at HOME/projects would
+        send it anywhere. Projects are reached through the home's own mount.
+        """
         if not self.hub_home_root:
-            return []
-        home = self.hub_home(account)
+            return
+        home_root = Path(self.hub_home_root)
         try:
             if self.project():
-                ensure_project(home, self.project(), account.uid, account.gid, self.project_limit)
+                ensure_project(
+                    home_root,
+                    account.name,
+                    self.project(),
+                    account.uid,
+                    account.gid,
+                    self.project_limit,
+                )
             else:
-                ensure_projects_folder(home, account.uid, account.gid)
+                ensure_projects_folder(home_root, account.name, account.uid, account.gid)
+        except HomeMissing as e:
+            raise HTTPError(500, str(e)) from None
         except ProjectError as e:
+            self.log.warning("Projects of %s refused: %s", account.name, e)
             raise HTTPError(400, str(e)) from None
-        except FileNotFoundError:
-            raise HTTPError(
-                500,
-                f"Your home folder {home.name} is missing on the hub; ask the hub's "
-                "administrators to restore it.",
-            ) from None
-        return [projects_mount(account, self.home_root)]
 
     def share_access(self, account: Account) -> tuple[list[Mount], list[int]]:
         """Mounts and supplementary gids for the shares this user may see."""
@@ -462,7 +456,8 @@ class SwarmUserSpawner(SwarmSpawner):
 
     async def create_object(self) -> dict[str, Any]:
         account = await self.resolve_account()
-        mounts = [*self.prepare_projects(account)]
+        self.prepare_projects(account)
+        mounts: list[Mount] = []
         if self.data_dir:
             mounts.append(
                 Mount(target=self.data_dir, source=self.data_dir, type="bind", read_only=True)
@@ -627,6 +622,10 @@ async def _render_options_form(spawner: SwarmUserSpawner) -> str:
     """The spawn form for one user: environments, and the user's projects."""
     projects: list[str] = []
     if spawner.hub_home_root:
-        projects = list_projects(Path(spawner.hub_home_root) / spawner.user.name)
+        try:
+            projects = list_projects(Path(spawner.hub_home_root), spawner.user.name)
+        except ProjectError as e:
+            # the form still offers the environments; starting a project says why
+            spawner.log.warning("Projects of %s not listed: %s", spawner.user.name, e)
     envs = parse_environments(spawner.environments) if spawner.environments else []
     return environments_form(envs, projects)

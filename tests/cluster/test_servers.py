@@ -28,15 +28,15 @@ def test_named_server_limit_gives_its_message(first_deploy, new_page):
 def test_projects_limit_and_deletion(first_deploy, new_page):
     page = new_page()
     jupyter_ui.log_in_to_hub(page, "cara@example.org")
-    # a project server starts in /projects/NAME, with every project under /projects
+    # a project server starts in ~/projects/NAME
     jupyter_ui.start_server(page, "cara", server="p1", project="thesis")
     service = next(
         t["Name"].split(".")[0]
         for t in trial.service_tasks_all()
         if t["Name"].startswith("jupyter-cara--p1")
     )
-    assert trial.server_cwd("cara", service=service) == "/projects/thesis"
-    trial.exec_in_server("cara", "echo draft > /projects/thesis/chapter1.txt", service=service)
+    assert trial.server_cwd("cara", service=service) == "/home/cara/projects/thesis"
+    trial.exec_in_server("cara", "echo draft > ~/projects/thesis/chapter1.txt", service=service)
     uid = on_host("hub", "id -u cara")
     assert on_host("hub", "stat -c %u /home/cara/projects/thesis/chapter1.txt") == uid
     jupyter_ui.stop_server(page, "cara", server="p1")
@@ -58,4 +58,5 @@ def test_projects_limit_and_deletion(first_deploy, new_page):
     page.goto(f"{trial.PUBLIC_URL}/hub/projects")
     assert "thesis" in page.content() and ">lab<" not in page.content()
     # another user's projects are not hers to delete
-    assert jupyter_ui.hub_api(page, "DELETE", "/users/ann/projects/x").status == 403
+    # (the hub's scope check: the same answer as for a user that does not exist)
+    assert jupyter_ui.hub_api(page, "DELETE", "/users/ann/projects/x").status == 404

@@ -95,11 +95,25 @@ def test_project_folder_made_for_the_user_and_limit_enforced(spawner, swarm, tmp
     assert project.is_dir()
     if os.getuid() == 0:  # chown works only as root
         assert (project.stat().st_uid, project.stat().st_gid) == (1001, 1001)
-    assert env["SWARMHUB_WORKDIR"] == "/projects/thesis"
-    assert mounts["/projects"] == ("/srv/nfs/home/alice/projects", False)
+    assert env["SWARMHUB_WORKDIR"] == "/home/alice/projects/thesis"
+    # reached through the home's mount only: no mount source inside the home
+    assert [src for src, _ in mounts.values() if src.startswith("/srv/nfs/home/")] == [
+        "/srv/nfs/home/alice"
+    ]
     with pytest.raises(HTTPError) as e:
         asyncio.run(spawner(project="other").create_object())
     assert e.value.status_code == 400 and "already have 1 projects" in e.value.log_message
+
+
+def test_a_linked_projects_folder_refuses_the_start_and_touches_nothing(spawner, swarm, tmp_path):
+    victim = tmp_path / "homes" / "bob"
+    victim.mkdir()
+    (tmp_path / "homes" / "alice" / "projects").symlink_to(victim)
+    with pytest.raises(HTTPError) as e:
+        started(spawner(project="thesis"), swarm)
+    assert e.value.status_code == 400 and "symbolic link" in e.value.log_message
+    assert list(victim.iterdir()) == []
+    assert swarm.created is None
 
 
 def test_default_environment_and_its_limits(spawner, swarm):

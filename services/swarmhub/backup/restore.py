@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 
+from .. import safefs
 from . import duplicity as dup
-from . import safefs
 from .accounts import Account, check_username, lookup_account
 from .config import BackupConfig
 from .errors import BackupError
@@ -136,7 +136,7 @@ def restore_home(
     sub = normalize_subpath(config, user, request.path)
     account = lookup_account(config.passwd_file, user)
     source = Path(config.source)
-    safefs.ensure_real_dir(source)
+    _ensure_real_dir(source)
     home = source / user
     home_st = _lstat(home)
     if home_st is not None and not stat.S_ISDIR(home_st.st_mode):
@@ -297,6 +297,15 @@ def _place_copy(
     except safefs.Blocked as e:
         raise BackupError(f"refusing to restore into {parent}: {e}") from None
     return dest
+
+
+def _ensure_real_dir(path: Path) -> None:
+    """path is a folder and no symlink (the home root, the staging root)."""
+    try:
+        with safefs.open_dir(path):
+            pass
+    except safefs.Blocked as e:
+        raise BackupError(f"refusing to work in {path}: {e}") from None
 
 
 def _owner(parent: Path, out: Path, account: Account | None) -> tuple[int, int]:
