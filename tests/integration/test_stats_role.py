@@ -216,6 +216,11 @@ def test_sidecar_polls_the_hub_with_the_token_it_was_given(
     assert oct((deployment.workdir / "stats-db").stat().st_mode & 0o777) == "0o700"
     token = (deployment.workdir / "secrets" / "service-stats.token").read_text().strip()
     assert token not in sh("docker", "logs", CONTAINER).stderr
+    # the token is a read-only file in the sidecar, not in what docker inspect shows
+    inspected = sh("docker", "inspect", CONTAINER).stdout
+    assert token not in inspected
+    mounts = {m["Destination"]: m for m in json.loads(inspected)[0]["Mounts"]}
+    assert mounts["/run/secrets/hub-token"]["RW"] is False
 
 
 def test_sidecar_mounts_backup_state_read_only(

@@ -126,6 +126,22 @@ def test_the_passphrase_is_read_from_its_file(tmp_path):
         BackupConfig().read_passphrase()
 
 
+def test_the_targets_credentials_reach_duplicity_only_from_their_file(tmp_path, monkeypatch):
+    creds = tmp_path / "target.env"
+    creds.write_text("AWS_ACCESS_KEY_ID=AKIA1\nAWS_SECRET_ACCESS_KEY=se=cret\n\n")
+    cfg = config(target_env_file=str(creds), state_dir=str(tmp_path / "state"))
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY", raising=False)
+    env = dup.duplicity_env(cfg, "pw")
+    assert (env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"]) == ("AKIA1", "se=cret")
+    assert config(state_dir=str(tmp_path / "state")).read_target_env() == {}
+    creds.write_text("export AWS_SECRET_ACCESS_KEY=leaked\n")
+    with pytest.raises(BackupError, match="line 1 of .* is not NAME=VALUE") as e:
+        cfg.read_target_env()
+    assert "leaked" not in str(e.value)
+    with pytest.raises(BackupError, match="cannot read"):
+        config(target_env_file=str(tmp_path / "missing")).read_target_env()
+
+
 def test_the_passphrase_never_shows_in_the_settings_repr():
     assert "s3cret" not in repr(BackupConfig(passphrase="s3cret"))
 

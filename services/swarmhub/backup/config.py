@@ -14,6 +14,7 @@ from .errors import BackupError
 # duplicity's interval syntax: one or more <number><unit> (s, m, h, D, W, M, Y)
 INTERVAL_RE = re.compile(r"^(\d+[smhDWMY])+$")
 # what duplicity may call a target; a plain path is refused (it needs file://)
+ENV_NAME_RE = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 URL_RE = re.compile(r"^[a-z][a-z0-9+.-]*://")
 
 DEFAULT_EXCLUDES = ("**/.cache",)
@@ -48,6 +49,9 @@ class BackupConfig:
     interval_minutes: int = 60
     # minute past each interval at which runs start
     offset_minutes: int = 5
+    # the target's credentials (e.g. AWS_SECRET_ACCESS_KEY): NAME=VALUE lines in a
+    # read-only file, given to duplicity only (never the container's environment)
+    target_env_file: str | None = None
     # the hub host's accounts (read-only), to tell unknown users from lost homes
     passwd_file: str | None = "/etc/swarmhub/host/passwd"
     duplicity: str = "duplicity"
@@ -126,6 +130,31 @@ class BackupConfig:
             "from vault_backup_passphrase) or SWARMHUB_BACKUP_ENCRYPT_KEY"
         )
 
+    def read_target_env(self) -> dict[str, str]:
+        """The target's credentials from target_env_file (none without one)."""
+        if not self.target_env_file:
+            return {}
+        try:
+            text = Path(self.target_env_file).read_text(encoding="utf-8")
+        except OSError as e:
+            raise BackupError(
+                f"cannot read the backup target's credentials {self.target_env_file}: "
+                f"{e.strerror}; deploy with -t backup"
+            ) from None
+        values = {}
+        for number, line in enumerate(text.splitlines(), 1):
+            name, sep, value = line.partition("=")
+            if not line.strip():
+                continue
+            if not sep or not ENV_NAME_RE.match(name):
+                # the line itself is never shown: it may hold a secret
+                raise BackupError(
+                    f"line {number} of {self.target_env_file} is not NAME=VALUE "
+                    "(NAME in capitals); fix backup_target_env and deploy with -t backup"
+                )
+            values[name] = value
+        return values
+
 
 def config_from_env(env: Mapping[str, str] | None = None) -> BackupConfig:
     """A BackupConfig from SWARMHUB_BACKUP_* variables; unset ones keep their defaults."""
@@ -134,6 +163,7 @@ def config_from_env(env: Mapping[str, str] | None = None) -> BackupConfig:
     text_keys = (
         "target_url", "source", "archive_dir", "name", "state_dir", "full_if_older_than",
         "passphrase", "passphrase_file", "encrypt_key", "gnupg_home", "passwd_file", "duplicity",
+        "target_env_file",
     )  # fmt: skip
     for key in text_keys:
         value = env.get(ENV_PREFIX + key.upper())

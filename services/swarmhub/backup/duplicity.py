@@ -160,7 +160,7 @@ def restore_command(
 
 
 def duplicity_env(config: BackupConfig, passphrase: str | None) -> dict[str, str]:
-    env = dict(os.environ)
+    env = {**os.environ, **config.read_target_env()}
     for key in ("PASSPHRASE", "SIGN_PASSPHRASE"):
         env.pop(key, None)
     # with a key and no passphrase (a secret key without one), duplicity must not
