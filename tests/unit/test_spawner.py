@@ -178,6 +178,12 @@ def test_spawner_sends_its_pids_limit(make_spawner, swarm):
     assert swarm.created["task_template"]["ContainerSpec"]["CapabilityDrop"] == ["ALL"]
 
 
+def test_the_server_is_told_to_ignore_config_in_the_home(make_spawner, swarm):
+    asyncio.run(make_spawner("alice", disable_user_config=True).create_object())
+    env = swarm.created["task_template"]["ContainerSpec"]["Env"]
+    assert "JUPYTERHUB_DISABLE_USER_CONFIG=1" in env
+
+
 def test_a_server_the_engine_would_run_unhardened_is_removed_and_refused(
     make_spawner, swarm, caplog
 ):
