@@ -165,6 +165,13 @@ def test_an_engine_before_api_1_41_is_caught_dropping_the_hardening():
     assert lost_hardening(sent, {}) == ["ContainerSpec.CapabilityDrop", "Resources.Limits.Pids"]
 
 
+def test_an_engine_may_spell_what_it_keeps_its_own_way():
+    sent = build()["task_template"]
+    kept = copy.deepcopy(sent)
+    kept["ContainerSpec"]["CapabilityDrop"] = ["all"]
+    assert lost_hardening(sent, kept) == []
+
+
 def test_a_field_not_asked_for_is_not_missed():
     sent = build(pids_limit=0)["task_template"]
     kept = copy.deepcopy(sent)
