@@ -5,7 +5,10 @@
 # ssh refuses to run. For an unknown uid (or gid) this writes passwd/group
 # files with an entry made from $USER and $HOME and loads them through
 # nss_wrapper (LD_PRELOAD, inherited by everything started below). Then it
-# runs the command.
+# runs the command with no-new-privileges: no process of the server, its
+# kernels or terminals can gain privileges through execve (setuid bits, file
+# capabilities). The nodes' engines set the same for the whole container
+# (role docker, "no-new-privileges"); this keeps it where an engine does not.
 set -eu
 
 uid=$(id -u)
@@ -60,4 +63,4 @@ elif [ "$PWD" = / ] && [ -d "$HOME" ]; then
   cd "$HOME"
 fi
 
-exec "$@"
+exec setpriv --no-new-privs -- "$@"

@@ -26,7 +26,7 @@ from .authenticators import (
 from .environments import parse_environments
 from .projects_handlers import PROJECTS_TEMPLATES, projects_handlers
 from .shares import parse_shares
-from .spawner import SwarmUserSpawner
+from .spawner import DEFAULT_PIDS_LIMIT, SwarmUserSpawner
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,7 @@ SETTINGS_KEYS = frozenset(
         "data_dir",
         "shares",
         "project_limit",
+        "pids_limit",
         "named_server_limit",
         "admin_users",
         "admin_users_file",
@@ -242,6 +243,13 @@ def configure_spawner(c: Any, settings: Mapping[str, Any]) -> None:
     spawner.extra_placement_spec = {"constraints": constraints}
     spawner.passwd_file = _get(settings, "passwd_file", str)
     spawner.home_root = _get(settings, "home_root", str)
+    pids_limit = _get(settings, "pids_limit", int, default=DEFAULT_PIDS_LIMIT)
+    if pids_limit < 0:
+        raise ValueError("hub settings: pids_limit must be 0 (no limit) or more")
+    spawner.pids_limit = pids_limit
+    # servers ignore config files in the user's home (~/.jupyter): the hub decides how
+    # they run, not a file the user (or whatever wrote into the home) left there
+    spawner.disable_user_config = True
     spawner.start_timeout = _seconds(settings, "spawn_timeout", 120)
     spawner.http_timeout = _seconds(settings, "http_timeout", 60)
     # SwarmSpawner always removes services on stop (remove is a constant there, not a

@@ -10,7 +10,12 @@ Differences from dockerspawner's SwarmSpawner, and why:
   the old container;
 - the service spec is built by a plain function (service_create_kwargs) with the
   home directory mounted as the user, and swarm told not to restart the container:
-  the hub, not swarm, decides when a server runs.
+  the hub, not swarm, decides when a server runs;
+- the container is hardened: every capability dropped (an empty bounding set) and a
+  pids limit, both swarm service fields since API 1.41 (engine 20.10). An older
+  engine drops them silently, so the spawner reads the service back and refuses to
+  run a server that lost them. No-new-privileges cannot be asked per service on
+  20.10: the nodes' engines set it for every container (role docker).
 """
 
 from __future__ import annotations
@@ -71,6 +76,13 @@ DEFAULT_COMMAND = ("jupyterhub-singleuser",)
 CONTAINER_HOME_ROOT = "/home"
 # Docker refuses longer service names.
 MAX_SERVICE_NAME = 63
+# Every capability dropped: the container runs as the user's uid, so its effective
+# set is empty anyway; dropping ALL also empties the bounding set, so no file
+# capability or setuid binary can give one back.
+DROPPED_CAPABILITIES = ("ALL",)
+# Most processes and threads a server may run at once (a pids cgroup limit): JupyterLab
+# and a few kernels use a few hundred at most, a fork bomb is stopped at this.
+DEFAULT_PIDS_LIMIT = 1024
 _SERVICE_HASH_LENGTH = 6
 
 
@@ -161,6 +173,7 @@ def service_create_kwargs(
     cpu_limit: float | None = None,
     mem_reservation: int | None = None,
     cpu_reservation: float | None = None,
+    pids_limit: int | None = DEFAULT_PIDS_LIMIT,
     extra_mounts: Sequence[Mount] = (),
     groups: Sequence[int] = (),
     placement: Mapping[str, Any] | None = None,
@@ -172,7 +185,8 @@ def service_create_kwargs(
     """Keyword arguments for docker.APIClient.create_service for one user server.
 
     The extra_* mappings are dockerspawner's SwarmSpawner options; their keys
-    override ours, as in SwarmSpawner.
+    override ours, as in SwarmSpawner. Every capability is dropped; pids_limit
+    (None or 0: none) caps the server's processes and threads.
     """
     home = posixpath.join(CONTAINER_HOME_ROOT, account.name)
     container_kwargs: dict[str, Any] = {
@@ -182,6 +196,7 @@ def service_create_kwargs(
         "user": f"{account.uid}:{account.gid}",
         "workdir": home,
         "mounts": [home_mount(account, home_root), *extra_mounts],
+        "cap_drop": list(DROPPED_CAPABILITIES),
     }
     if groups:
         # supplementary groups: the unix side of share access
@@ -205,9 +220,13 @@ def service_create_kwargs(
     resources_kwargs.update(extra_resources_spec or {})
     task_kwargs.update(extra_task_spec or {})
     endpoint_kwargs.update(extra_endpoint_spec or {})
+    resources = Resources(**resources_kwargs)
+    if pids_limit:
+        # Limits.Pids (API 1.41): docker-py's Resources has no argument for it
+        resources.setdefault("Limits", {})["Pids"] = int(pids_limit)
     task_template = TaskTemplate(
         container_spec=ContainerSpec(**container_kwargs),
-        resources=Resources(**resources_kwargs),
+        resources=resources,
         **task_kwargs,
     )
     return {
@@ -215,6 +234,35 @@ def service_create_kwargs(
         "task_template": task_template,
         "endpoint_spec": EndpointSpec(**endpoint_kwargs),
     }
+
+
+# Hardening fields of a task template an engine older than API 1.41 ignores silently.
+_HARDENING_FIELDS = (
+    ("ContainerSpec", "CapabilityDrop"),
+    ("Resources", "Limits", "Pids"),
+)
+
+
+def lost_hardening(sent: Mapping[str, Any], kept: Mapping[str, Any]) -> list[str]:
+    """The hardening fields of the task template we sent that the engine did not keep.
+
+    `kept` is the service's Spec.TaskTemplate as the engine reports it. Engines
+    before API 1.41 (Docker 20.10) drop CapabilityDrop and Limits.Pids without an
+    error; a server must not run unhardened because of that.
+    """
+    # missing, not different: an engine may spell what it keeps its own way
+    return [
+        ".".join(path) for path in _HARDENING_FIELDS if _dig(sent, path) and not _dig(kept, path)
+    ]
+
+
+def _dig(mapping: Mapping[str, Any], path: Sequence[str]) -> Any:
+    value: Any = mapping
+    for key in path:
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(key)
+    return value
 
 
 async def wait_for_port(host: str, port: int, timeout: float, interval: float) -> bool:
@@ -308,6 +356,12 @@ class SwarmUserSpawner(SwarmSpawner):
         "",
         help="""Folder on the nodes mounted read-only at the same path in every server
         (the shared data); empty for none.""",
+    ).tag(config=True)
+
+    pids_limit = Int(
+        DEFAULT_PIDS_LIMIT,
+        help="""Most processes and threads one server may run at once (the container's
+        pids cgroup limit, swarm's Resources.Limits.Pids); 0 for no limit.""",
     ).tag(config=True)
 
     node = Unicode(
@@ -478,6 +532,7 @@ class SwarmUserSpawner(SwarmSpawner):
             cpu_limit=self.cpu_limit,
             mem_reservation=self.mem_guarantee,
             cpu_reservation=self.cpu_guarantee,
+            pids_limit=self.pids_limit,
             extra_mounts=[*mounts, *self.mounts],
             groups=gids,
             placement=self.extra_placement_spec,
@@ -493,7 +548,32 @@ class SwarmUserSpawner(SwarmSpawner):
             account.gid,
             self.network_name,
         )
-        return await self.docker("create_service", **kwargs)
+        created = await self.docker("create_service", **kwargs)
+        await self.check_hardening(created["ID"], kwargs["task_template"])
+        return created
+
+    async def check_hardening(self, service_id: str, sent: Mapping[str, Any]) -> None:
+        """Remove the new service and refuse the start if the engine dropped hardening."""
+        service = await self.docker("inspect_service", service_id)
+        kept = service.get("Spec", {}).get("TaskTemplate", {})
+        lost = lost_hardening(sent, kept)
+        if not lost:
+            return
+        self.log.error(
+            "The swarm manager ignored %s for service %s: its API is older than 1.41 "
+            "(Docker 20.10); the server is not started",
+            ", ".join(lost),
+            self.service_name,
+        )
+        try:
+            await self.docker("remove_service", service_id)
+        except NotFound:
+            pass
+        raise HTTPError(
+            500,
+            "This hub's Docker engine is too old to isolate servers "
+            f"(it ignores {', '.join(lost)}); an administrator must upgrade it.",
+        )
 
     async def service_tasks(self, service_id: str) -> list[dict[str, Any]]:
         """The service's tasks; none once the service is gone."""

@@ -6,6 +6,7 @@ The task dicts copy the shape of the Docker Engine API's GET /tasks answer
 
 from __future__ import annotations
 
+import copy
 import itertools
 from collections.abc import Iterable, Sequence
 from types import SimpleNamespace
@@ -134,6 +135,9 @@ class FakeSwarm:
         self.task_snapshots: list[list[dict[str, Any]]] = [[]]
         self.task_fates: dict[str, list[dict[str, Any] | None]] = {}
         self.created: dict[str, Any] | None = None
+        self.specs: dict[str, dict[str, Any]] = {}  # ID -> Spec as the engine keeps it
+        # like an engine before API 1.41: ignores the capability and pids fields
+        self.ignores_hardening = False
 
     def add_service(self, name: str, service_id: str = SERVICE_ID) -> None:
         self.services[name] = service_id
@@ -154,11 +158,17 @@ class FakeSwarm:
     def inspect_service(self, name_or_id: str) -> dict[str, Any]:
         service_id = self._service_id(name_or_id)
         name = next(n for n, i in self.services.items() if i == service_id)
-        return {"ID": service_id, "Spec": {"Name": name}}
+        return {"ID": service_id, "Spec": {"Name": name, **self.specs.get(service_id, {})}}
 
     def create_service(self, **kwargs: Any) -> dict[str, Any]:
         self.created = kwargs
         self.add_service(kwargs["name"])
+        template = copy.deepcopy(dict(kwargs["task_template"]))
+        if self.ignores_hardening:
+            # what the 20.10 engine's adjustForAPIVersion does for clients before 1.41
+            template.get("ContainerSpec", {}).pop("CapabilityDrop", None)
+            template.get("Resources", {}).get("Limits", {}).pop("Pids", None)
+        self.specs[SERVICE_ID] = {"TaskTemplate": template}
         return {"ID": SERVICE_ID}
 
     def remove_service(self, service_id: str) -> bool:

@@ -19,7 +19,7 @@ from swarmhub.authenticators import (
     VerifiedEmailGoogleOAuthenticator,
 )
 from swarmhub.hubconfig import configure, load_settings
-from swarmhub.spawner import SwarmUserSpawner
+from swarmhub.spawner import DEFAULT_PIDS_LIMIT, SwarmUserSpawner
 
 IMAGE = "10.213.7.11:5000/swarmhub/notebook:1"
 COURSE_IMAGE = "10.213.7.11:5000/swarmhub/course:1"
@@ -184,6 +184,19 @@ def test_optional_spawner_settings_have_defaults(settings):
     assert spawner.start_timeout == 120
 
 
+def test_servers_ignore_config_files_in_the_users_home(settings):
+    spawner = SwarmUserSpawner(config=configured(settings), user=StubUser(), hub=Hub())
+    assert spawner.disable_user_config is True
+
+
+def test_pids_limit_from_settings_with_a_default(settings):
+    spawner = SwarmUserSpawner(config=configured(settings), user=StubUser(), hub=Hub())
+    assert spawner.pids_limit == DEFAULT_PIDS_LIMIT > 0
+    settings["pids_limit"] = 300
+    spawner = SwarmUserSpawner(config=configured(settings), user=StubUser(), hub=Hub())
+    assert spawner.pids_limit == 300
+
+
 # --- Google -----------------------------------------------------------------------------
 
 
@@ -329,6 +342,8 @@ def test_key_of_the_other_auth_kind_is_refused(shared_settings):
         ("environments", [{"name": "Py 3", "image": IMAGE}], "must be lower-case"),
         ("shares", [{"name": "x", "path": "/s", "level": "open"}], "level must be one of"),
         ("project_limit", 0, "project_limit must be at least 1"),
+        ("pids_limit", -1, "pids_limit must be 0 \\(no limit\\) or more"),
+        ("pids_limit", "many", "pids_limit must be a number"),
         ("spawn_timeout", True, "spawn_timeout must be a number, not true"),
         ("spawn_timeout", 0, "positive number of seconds"),
         ("allowed_users", "bob", "allowed_users must be a list"),

@@ -1,16 +1,20 @@
 import asyncio
+import copy
 import logging
 from importlib.metadata import entry_points
 
 import pytest
 from docker.types import Mount
+from tornado.web import HTTPError
 from traitlets.config import Config
 
 from swarmhub.accounts import Account, AccountError
 from swarmhub.spawner import (
+    DEFAULT_PIDS_LIMIT,
     SwarmUserSpawner,
     container_args,
     home_mount,
+    lost_hardening,
     service_create_kwargs,
     service_name_for,
     wait_for_port,
@@ -85,7 +89,11 @@ def test_limits_are_nano_cpus_and_bytes():
     resources = build(mem_reservation=512 * 1024**2, cpu_reservation=0.1)["task_template"][
         "Resources"
     ]
-    assert resources["Limits"] == {"NanoCPUs": 1_500_000_000, "MemoryBytes": 1073741824}
+    assert resources["Limits"] == {
+        "NanoCPUs": 1_500_000_000,
+        "MemoryBytes": 1073741824,
+        "Pids": DEFAULT_PIDS_LIMIT,
+    }
     assert resources["Reservations"] == {
         "NanoCPUs": 100_000_000,
         "MemoryBytes": 536870912,
@@ -93,7 +101,7 @@ def test_limits_are_nano_cpus_and_bytes():
 
 
 def test_no_limits_when_none_are_set():
-    task = build(mem_limit=0, cpu_limit=None)["task_template"]
+    task = build(mem_limit=0, cpu_limit=None, pids_limit=0)["task_template"]
     assert not task.get("Resources", {}).get("Limits")
 
 
@@ -117,6 +125,83 @@ def test_swarmspawner_extra_specs_override_ours():
     assert container["Hostname"] == "nb" and container["Dir"] == "/tmp"
     assert kwargs["task_template"]["Resources"]["Limits"]["NanoCPUs"] == 250_000_000
     assert kwargs["endpoint_spec"]["Mode"] == "vip"
+
+
+# --- hardening: capabilities and pids (API 1.41, engine 20.10) ----------------------------
+
+
+def test_every_capability_is_dropped():
+    container = build()["task_template"]["ContainerSpec"]
+    # the engine then empties the bounding set too (CapBnd 0 in /proc/self/status)
+    assert container["CapabilityDrop"] == ["ALL"]
+    assert "CapabilityAdd" not in container
+
+
+def test_processes_are_limited_by_default_and_the_limit_is_configurable():
+    assert build()["task_template"]["Resources"]["Limits"]["Pids"] == DEFAULT_PIDS_LIMIT
+    assert build(pids_limit=300)["task_template"]["Resources"]["Limits"]["Pids"] == 300
+
+
+def test_pids_limit_stands_beside_memory_and_cpu_overrides():
+    kwargs = build(extra_resources_spec={"mem_limit": 5}, pids_limit=64)
+    assert kwargs["task_template"]["Resources"]["Limits"] == {
+        "NanoCPUs": 1_500_000_000,
+        "MemoryBytes": 5,
+        "Pids": 64,
+    }
+
+
+def test_nothing_is_lost_when_the_engine_keeps_the_template():
+    sent = build()["task_template"]
+    assert lost_hardening(sent, copy.deepcopy(sent)) == []
+
+
+def test_an_engine_before_api_1_41_is_caught_dropping_the_hardening():
+    sent = build()["task_template"]
+    kept = copy.deepcopy(sent)
+    del kept["ContainerSpec"]["CapabilityDrop"]
+    del kept["Resources"]["Limits"]["Pids"]
+    assert lost_hardening(sent, kept) == ["ContainerSpec.CapabilityDrop", "Resources.Limits.Pids"]
+    assert lost_hardening(sent, {}) == ["ContainerSpec.CapabilityDrop", "Resources.Limits.Pids"]
+
+
+def test_an_engine_may_spell_what_it_keeps_its_own_way():
+    sent = build()["task_template"]
+    kept = copy.deepcopy(sent)
+    kept["ContainerSpec"]["CapabilityDrop"] = ["all"]
+    assert lost_hardening(sent, kept) == []
+
+
+def test_a_field_not_asked_for_is_not_missed():
+    sent = build(pids_limit=0)["task_template"]
+    kept = copy.deepcopy(sent)
+    assert lost_hardening(sent, kept) == []
+
+
+def test_spawner_sends_its_pids_limit(make_spawner, swarm):
+    spawner = make_spawner("alice", pids_limit=200)
+    asyncio.run(spawner.create_object())
+    assert swarm.created["task_template"]["Resources"]["Limits"]["Pids"] == 200
+    assert swarm.created["task_template"]["ContainerSpec"]["CapabilityDrop"] == ["ALL"]
+
+
+def test_the_server_is_told_to_ignore_config_in_the_home(make_spawner, swarm):
+    asyncio.run(make_spawner("alice", disable_user_config=True).create_object())
+    env = swarm.created["task_template"]["ContainerSpec"]["Env"]
+    assert "JUPYTERHUB_DISABLE_USER_CONFIG=1" in env
+
+
+def test_a_server_the_engine_would_run_unhardened_is_removed_and_refused(
+    make_spawner, swarm, caplog
+):
+    swarm.ignores_hardening = True
+    spawner = make_spawner("alice")
+    with caplog.at_level(logging.ERROR), pytest.raises(HTTPError) as e:
+        asyncio.run(spawner.create_object())
+    assert e.value.status_code == 500 and "too old" in e.value.log_message
+    assert "CapabilityDrop" in caplog.text and "1.41" in caplog.text
+    assert swarm.services == {}  # the service it made is gone
+    assert swarm.method_names()[-1] == "remove_service"
 
 
 @pytest.mark.parametrize(
@@ -230,6 +315,7 @@ def test_create_object_sends_the_users_service_spec(make_spawner, swarm, api):
     assert created["task_template"]["Resources"]["Limits"] == {
         "NanoCPUs": 500_000_000,
         "MemoryBytes": 2 * 1024**3,
+        "Pids": DEFAULT_PIDS_LIMIT,
     }
     assert created["task_template"]["Placement"]["Constraints"] == ["node.role == worker"]
     assert "inspect_image" not in swarm.method_names()

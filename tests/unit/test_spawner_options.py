@@ -9,6 +9,8 @@ import os
 import pytest
 from tornado.web import HTTPError
 
+from swarmhub.spawner import DEFAULT_PIDS_LIMIT
+
 ENVIRONMENTS = [
     {"name": "python", "image": "reg/notebook:1", "mem_limit": 2 * 1024**3, "cpu_limit": 1.0},
     {"name": "course", "image": "reg/course:1", "mem_limit": None, "cpu_limit": None},
@@ -68,7 +70,8 @@ def test_environment_sets_image_limits_and_folder(spawner, swarm):
     s.mem_limit = 123  # a previous start's limit must not stick
     container, env, _ = started(s, swarm)
     assert container["Image"] == "reg/course:1"
-    assert swarm.created["task_template"].get("Resources", {}).get("Limits", {}) == {}
+    # no memory or CPU limit: only the pids limit every server has
+    assert swarm.created["task_template"]["Resources"]["Limits"] == {"Pids": DEFAULT_PIDS_LIMIT}
     assert env["SWARMHUB_ENV_DIR"] == env["SWARMHUB_WORKDIR"] == "/home/alice/course"
     assert env["JUPYTERHUB_DEFAULT_URL"] == "/lab/tree/course"
 
@@ -122,5 +125,6 @@ def test_default_environment_and_its_limits(spawner, swarm):
     assert swarm.created["task_template"]["Resources"]["Limits"] == {
         "NanoCPUs": 1_000_000_000,
         "MemoryBytes": 2 * 1024**3,
+        "Pids": DEFAULT_PIDS_LIMIT,
     }
     assert env["SWARMHUB_WORKDIR"] == "/home/alice/python"

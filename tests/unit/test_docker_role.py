@@ -1,0 +1,157 @@
+"""The docker role's templates: the engine's settings and the containers' firewall.
+
+The firewall script runs here against stand-ins for iptables and ip6tables that
+keep their rules in files: which rules it adds, that a second run adds none, and
+that it is plain POSIX sh (run by dash).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import jinja2
+import pytest
+import yaml
+
+ROLE = Path(__file__).resolve().parents[2] / "roles" / "docker"
+NODES_VARS = Path(__file__).resolve().parents[2] / "group_vars" / "nodes.yml"
+CLUSTER = ["10.213.7.10", "10.213.7.11", "10.213.7.21", "10.213.7.22"]
+HAS_IPV6 = Path("/proc/net/if_inet6").exists()
+
+
+def defaults(**overrides):
+    values = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
+    values.update(docker_insecure_registries=["10.213.7.11:5000"], **overrides)
+    return values
+
+
+def render(name: str, **variables) -> str:
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    # the few Ansible filters the templates use
+    env.filters["to_nice_json"] = lambda v: json.dumps(v, indent=4, sort_keys=True)
+    env.filters["combine"] = lambda a, b: {**a, **b}
+    env.filters["bool"] = bool
+    return env.from_string((ROLE / "templates" / name).read_text()).render(**variables)
+
+
+def test_nodes_turn_hardening_on_and_other_hosts_keep_the_defaults():
+    values = defaults()
+    assert values["docker_no_new_privileges"] is False
+    assert values["docker_isolate_containers"] is False
+    nodes = yaml.safe_load(NODES_VARS.read_text())
+    assert nodes["docker_no_new_privileges"] is True
+    assert nodes["docker_isolate_containers"] is True
+
+
+def test_engine_sets_no_new_privileges_only_where_asked():
+    on = json.loads(render("daemon.json.j2", **defaults(docker_no_new_privileges=True)))
+    assert on["no-new-privileges"] is True
+    assert on["insecure-registries"] == ["10.213.7.11:5000"]
+    assert on["log-opts"] == {"max-size": "20m", "max-file": "3"}
+    off = json.loads(render("daemon.json.j2", **defaults()))
+    assert "no-new-privileges" not in off
+
+
+# --- the firewall script, run against stand-in iptables -----------------------------------
+
+FAKE_IPTABLES = r"""#!/bin/sh
+# Stand-in for iptables/ip6tables: rules as lines of $RULES_DIR/<tool>; -C, -I only.
+state="$RULES_DIR/$(basename "$0")"
+touch "$state"
+op=$1; chain=$2; shift 2
+rule="$chain $*"
+case $op in
+  -C) grep -qxF -- "$rule" "$state" ;;
+  -I) echo "$rule" >> "$state"; echo "$(basename "$0") -I $rule" >> "$RULES_DIR/log" ;;
+  *) echo "unexpected $op" >&2; exit 2 ;;
+esac
+"""
+
+
+@pytest.fixture
+def firewall(tmp_path):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("iptables", "ip6tables"):
+        path = bin_dir / tool
+        path.write_text(FAKE_IPTABLES)
+        path.chmod(0o755)
+    rules = tmp_path / "rules"
+    rules.mkdir()
+
+    def run(**variables) -> dict[str, list[str]]:
+        script = tmp_path / "swarmhub-firewall"
+        script.write_text(render("swarmhub-firewall.j2", **defaults(**variables)))
+        env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "RULES_DIR": str(rules)}
+        subprocess.run([shutil.which("dash") or "sh", str(script)], env=env, check=True)
+        log = rules / "log"
+        added = log.read_text().splitlines() if log.exists() else []
+        log.unlink(missing_ok=True)
+        return {
+            "added": added,
+            "iptables": _lines(rules / "iptables"),
+            "ip6tables": _lines(rules / "ip6tables"),
+        }
+
+    return run
+
+
+def _lines(path: Path) -> list[str]:
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def test_the_script_is_posix_sh():
+    script = render(
+        "swarmhub-firewall.j2",
+        **defaults(docker_blocked_destinations=CLUSTER, docker_isolate_containers=True),
+    )
+    assert script.startswith("#!/bin/sh\n")
+    subprocess.run([shutil.which("dash") or "sh", "-n"], input=script, text=True, check=True)
+
+
+def test_hub_and_proxy_hosts_get_no_rules(firewall):
+    assert firewall() == {"added": [], "iptables": [], "ip6tables": []}
+
+
+def test_containers_on_nodes_cannot_reach_cluster_hosts_their_node_or_link_local(firewall):
+    rules = firewall(docker_blocked_destinations=CLUSTER, docker_isolate_containers=True)
+    v4 = set(rules["iptables"])
+    for bridge in ("docker_gwbridge", "docker0"):
+        for address in CLUSTER:
+            assert f"DOCKER-USER -i {bridge} -d {address} -j DROP" in v4
+        assert f"DOCKER-USER -i {bridge} -d 169.254.0.0/16 -j DROP" in v4
+        # the node itself, whatever address is used (gateway, private address)
+        assert f"INPUT -i {bridge} -m conntrack ! --ctstate RELATED,ESTABLISHED -j DROP" in v4
+    # 4 hosts and link-local, 1 INPUT rule: per bridge
+    assert len(v4) == len(rules["iptables"]) == 2 * (len(CLUSTER) + 2)
+    # no rule names a port or protocol: nothing from a bridge gets through, and
+    # nothing that does not come from a bridge (swarm, VXLAN, NFS, SSH) is matched
+    assert all(" -i docker_gwbridge " in r or " -i docker0 " in r for r in v4)
+    assert not any("--dport" in r or "-p " in r for r in v4)
+    if HAS_IPV6:
+        assert set(rules["ip6tables"]) == {
+            f"{chain} -i {bridge} -j DROP"
+            for bridge in ("docker_gwbridge", "docker0")
+            for chain in ("INPUT", "FORWARD")
+        }
+
+
+def test_a_second_run_adds_nothing(firewall):
+    first = firewall(docker_blocked_destinations=CLUSTER, docker_isolate_containers=True)
+    second = firewall(docker_blocked_destinations=CLUSTER, docker_isolate_containers=True)
+    assert first["added"] and second["added"] == []
+    assert second["iptables"] == first["iptables"]
+    assert second["ip6tables"] == first["ip6tables"]
+
+
+def test_blocked_destinations_alone_keep_the_old_rules_only(firewall):
+    rules = firewall(docker_blocked_destinations=["10.0.0.5"])
+    assert rules["iptables"] == [
+        "DOCKER-USER -i docker_gwbridge -d 10.0.0.5 -j DROP",
+        "DOCKER-USER -i docker0 -d 10.0.0.5 -j DROP",
+    ]
+    assert rules["ip6tables"] == []
