@@ -277,6 +277,10 @@ class SwarmhubGoogleOAuthenticator(SystemAccountMixin, VerifiedEmailGoogleOAuthe
         except NotMapped:
             email = normalize_email(user_info.get("email"))
             self.log.warning("Refused login of %s: no username for it on this hub", email)
+            if self.hosted_domain and email.rpartition("@")[2] not in self.hosted_domain:
+                # from outside the hosted domains: the hub's usual refusal, as for
+                # anyone else not admitted
+                raise HTTPError(403, self.custom_403_message) from None
             raise HTTPError(
                 403,
                 f"The Google account {email} has no user name on this hub; ask the "
