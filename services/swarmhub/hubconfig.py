@@ -279,6 +279,12 @@ def configure_authenticator(c: Any, settings: Mapping[str, Any]) -> None:
     # the same names, and admin_users is still needed for logins (admin password).
     c.JupyterHub.load_roles = [*_load_roles(c), {"name": "admin", "users": sorted(admin_users)}]
     allowed_users = set(_get_str_list(settings, "allowed_users"))
+    bad_names = sorted(name for name in allowed_users if not usernames.is_valid(name))
+    if bad_names:
+        raise ValueError(
+            f"hub settings: allowed_users has invalid user name(s) {', '.join(bad_names)}; "
+            f"a user name must have {usernames.RULE_TEXT}"
+        )
     c.Authenticator.allowed_users = allowed_users
     # the one rule (swarmhub.usernames): what restuser accepts, without "--" or a
     # trailing "-" (see service_name_for)
