@@ -1,60 +1,176 @@
 """The hub's authenticators: logins become system users on the hub host.
 
-Google accounts map to usernames through `google_username` (the email's local
-part, made a valid system name) and JupyterHub's own `username_map` for
-exceptions. After a login passes every check, SystemAccountMixin asks restuser
-to ensure the system user exists and keeps its uid/gid in auth_state, where the
-spawner finds them.
+Google accounts map to usernames through `google_username`: an explicit email map
+first, else the email's local part (one hosted domain) or local part and domain
+(several), made a valid system name. One Google identity keeps one account: the
+identity (email and Google's stable `sub`) is kept in the user's auth_state, and a
+different identity whose email maps to a taken name is refused. After a login passes
+every check, SystemAccountMixin asks restuser to ensure the system user exists and
+keeps its uid/gid in auth_state, where the spawner finds them.
 """
 
 from __future__ import annotations
 
-import hashlib
-import re
-from collections.abc import Mapping
+import time
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from jupyterhub.authenticators.shared import SharedPasswordAuthenticator
 from oauthenticator.google import GoogleOAuthenticator
 from tornado.web import HTTPError
-from traitlets import Unicode
+from traitlets import Dict, Unicode, default
 from traitlets.config import LoggingConfigurable
 
 from .restuser_client import RestuserError, ensure_account
+from .usernames import MAX_LENGTH as MAX_USERNAME_LENGTH
+from .usernames import USERNAME_PATTERN, system_username
 
-# What restuser (and useradd) accept; the hub refuses other names at login.
-USERNAME_PATTERN = r"^[a-z_][a-z0-9_-]{0,31}$"
-MAX_USERNAME_LENGTH = 32
-_HASH_LENGTH = 7
+__all__ = [
+    "MAX_USERNAME_LENGTH",
+    "USERNAME_PATTERN",
+    "IdentityConflict",
+    "NotMapped",
+    "SwarmhubGoogleOAuthenticator",
+    "SwarmhubSharedPasswordAuthenticator",
+    "check_identity",
+    "domain_labels",
+    "google_identity",
+    "google_username",
+    "system_username",
+]
+
+# Longest domain part a name keeps when several hosted domains are configured; the
+# local part keeps at least 32 - 1 - 16 = 15 characters.
+MAX_DOMAIN_LABEL = 16
+# Where the identity is kept in auth_state, next to uid/gid and oauthenticator's keys
+IDENTITY_KEY = "google_identity"
+# A login between its identity check and the hub's saving of its auth_state holds
+# the name this long (seconds), so that two logins at once cannot both take it.
+CLAIM_SECONDS = 300
 
 
-def system_username(raw: str) -> str:
-    """A valid system username made from `raw` (an email's local part, say).
+class NotMapped(Exception):
+    """A Google account this hub has no name for (no hosted domain, not in the map)."""
 
-    Lower case; runs of other characters than a-z, 0-9, _ and - become one "-";
-    a leading digit or "-" gets a "u" in front; names longer than 32 characters
-    keep their start and end in a short hash of the whole, so two long names
-    that share a beginning stay apart. Exceptions go in the username_map.
+
+class IdentityConflict(Exception):
+    """The name is already another Google account's."""
+
+
+def normalize_email(email: object) -> str:
+    return str(email or "").strip().lower()
+
+
+def domain_label(domain: str) -> str:
+    """The part of a username that stands for a hosted domain: "example.org" ->
+    "example-org"; a longer one is cut to 16 characters with a hash of the whole."""
+    return system_username(domain, max_length=MAX_DOMAIN_LABEL)
+
+
+def domain_labels(hosted_domains: Iterable[str]) -> dict[str, str]:
+    """{domain: label} for several hosted domains; ValueError if the names could clash.
+
+    A name is LOCAL-LABEL. The mapping from (local name, domain) to names is one to
+    one as long as no label is another's, nor ends in "-" + another's: then at most
+    one label is a "-"-separated suffix of any name, which gives back the domain,
+    and the rest of the name is the local name. (With "c.org" and "b-c.org",
+    "a-b"@c.org and "a"@b-c.org would both be "a-b-c-org": refused here.)
     """
-    name = re.sub(r"[^a-z0-9_-]+", "-", raw.strip().lower()).strip("-")
-    if not name:
-        return ""
-    if not re.match(r"[a-z_]", name):
-        name = "u" + name
-    if len(name) > MAX_USERNAME_LENGTH:
-        digest = hashlib.sha256(raw.strip().lower().encode()).hexdigest()[:_HASH_LENGTH]
-        keep = MAX_USERNAME_LENGTH - _HASH_LENGTH - 1
-        name = name[:keep].rstrip("-") + "-" + digest
-    return name
+    labels = {normalize_email(d): domain_label(normalize_email(d)) for d in hosted_domains}
+    for a, label_a in labels.items():
+        if not label_a:
+            raise ValueError(f"hosted domain {a!r} gives no name part")
+        for b, label_b in labels.items():
+            if a != b and (label_a == label_b or label_a.endswith("-" + label_b)):
+                raise ValueError(
+                    f"hosted domains {a!r} and {b!r} would give clashing user names "
+                    f"(name parts {label_a!r} and {label_b!r}); admit one of them through "
+                    "the email map (full email -> name) instead"
+                )
+    return labels
 
 
-def google_username(user_info: Mapping[str, Any]) -> str:
-    """Hub username for a Google account: its email's local part as a system name.
+def google_username(
+    user_info: Mapping[str, Any],
+    hosted_domains: Iterable[str] = (),
+    email_map: Mapping[str, str] | None = None,
+) -> str:
+    """Hub username for a Google account; NotMapped if this hub has none for it.
 
-    hosted_domain restricts which domains may log in, so the domain adds nothing.
+    - An email in `email_map` (full, lower-case emails) gets its name there.
+    - Exactly one hosted domain and the email in it: the local part as a system
+      name (the domain adds nothing, all accounts share it).
+    - Several hosted domains and the email in one: "LOCAL-LABEL" (see domain_labels),
+      so that ann@a.org and ann@b.org stay two people.
+    - Anything else (no hosted domain, an email outside them) has no name: a name
+      must come from a full email then, not from a local part that other domains
+      (gmail.com for one) also have.
     """
-    email = str(user_info.get("email") or "")
-    return system_username(email.split("@", 1)[0])
+    email = normalize_email(user_info.get("email"))
+    mapped = (email_map or {}).get(email)
+    if mapped:
+        return mapped
+    local, at, domain = email.rpartition("@")
+    domains = [normalize_email(d) for d in hosted_domains]
+    if at and local and domain in domains:
+        if len(domains) == 1:
+            name = system_username(local)
+            if name:
+                return name
+        else:
+            label = domain_labels(domains)[domain]
+            head = system_username(local, max_length=MAX_USERNAME_LENGTH - 1 - len(label))
+            if head:
+                return f"{head}-{label}"
+    raise NotMapped(email)
+
+
+def google_identity(user_info: Mapping[str, Any]) -> dict[str, str]:
+    """What identifies a Google account: its email and, if Google gave it, its `sub`
+    (the OpenID subject; v1 userinfo calls it `id`), which never changes."""
+    identity = {"email": normalize_email(user_info.get("email"))}
+    sub = user_info.get("sub") or user_info.get("id")
+    if sub:
+        identity["sub"] = str(sub)
+    return identity
+
+
+def stored_identity(auth_state: Mapping[str, Any] | None) -> dict[str, str] | None:
+    """The identity a user's auth_state holds: ours, else oauthenticator's google_user
+    (kept by logins before this check existed); None if neither."""
+    if not auth_state:
+        return None
+    identity = auth_state.get(IDENTITY_KEY)
+    if isinstance(identity, Mapping) and identity.get("email"):
+        return {k: str(v) for k, v in identity.items() if k in ("email", "sub") and v}
+    user_info = auth_state.get(GoogleOAuthenticator.user_auth_state_key)
+    if isinstance(user_info, Mapping) and user_info.get("email"):
+        return google_identity(user_info)
+    return None
+
+
+def check_identity(
+    name: str, stored: Mapping[str, str] | None, identity: Mapping[str, str]
+) -> bool:
+    """True if `identity` may use the account `name`: the same Google account as the
+    stored one (by sub when both have one, else by email); False if nothing is stored
+    (the account is adopted). IdentityConflict if another account holds it."""
+    if stored is None:
+        return False
+    if stored.get("sub") and identity.get("sub"):
+        same = stored["sub"] == identity["sub"]
+    else:
+        same = normalize_email(stored.get("email")) == normalize_email(identity.get("email"))
+    if not same:
+        raise IdentityConflict(name)
+    return True
+
+
+def conflict_message(name: str) -> str:
+    return (
+        f"The name {name} is already used by another Google account; ask the "
+        "administrators for a username map entry."
+    )
 
 
 class SystemAccountMixin(LoggingConfigurable):
@@ -83,6 +199,14 @@ class SystemAccountMixin(LoggingConfigurable):
             account = await ensure_account(self.restuser_socket, name)
         except RestuserError as e:
             self.log.error("Login of %r failed: %s", name, e)
+            if e.status in (403, 409):
+                # a refusal (an operator's account, a system group member): waiting
+                # will not help, the administrators must
+                raise HTTPError(
+                    403,
+                    f"This hub cannot give you the account {name} ({e.reason}). Nothing "
+                    "was created; ask the hub's administrators.",
+                ) from None
             raise HTTPError(
                 503,
                 f"Your account could not be set up on the hub ({e.reason}). Nothing was "
@@ -113,7 +237,101 @@ class VerifiedEmailGoogleOAuthenticator(GoogleOAuthenticator):
 
 
 class SwarmhubGoogleOAuthenticator(SystemAccountMixin, VerifiedEmailGoogleOAuthenticator):
-    """Google login (verified emails only) that makes the user's system account."""
+    """Google login (verified emails only) that makes the user's system account.
+
+    One Google identity, one account: names come from google_username (email map,
+    hosted domains), and a name already held by another Google account (the identity
+    stored in its auth_state) is refused with a 403 page, before restuser is asked.
+    Needs auth_state (a crypt key): without it nothing is stored to compare with.
+    """
+
+    email_map = Dict(
+        key_trait=Unicode(),
+        value_trait=Unicode(),
+        help="""Full email -> username, checked before any other rule.
+
+        The only way in without a hosted domain, and the way to give a second
+        account whose email maps to a taken name ("ada.lovelace" and "ada-lovelace"
+        both give ada-lovelace) a name of its own. Emails are compared in lower case.
+        """,
+    ).tag(config=True)
+
+    # names this process let in whose auth_state the hub may not have saved yet:
+    # name -> (identity, time.monotonic() of the check)
+    _claims: dict[str, tuple[dict[str, str], float]]
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._claims = {}
+
+    @default("username_claim")
+    def _username_claim_default(self) -> Any:
+        return self.username_for
+
+    def username_for(self, user_info: Mapping[str, Any]) -> str:
+        """username_claim: the hub name of a Google account, or a 403 page saying why
+        there is none."""
+        email_map = {normalize_email(k): v for k, v in self.email_map.items()}
+        try:
+            return google_username(user_info, self.hosted_domain, email_map)
+        except NotMapped:
+            email = normalize_email(user_info.get("email"))
+            self.log.warning("Refused login of %s: no username for it on this hub", email)
+            if self.hosted_domain and email.rpartition("@")[2] not in self.hosted_domain:
+                # from outside the hosted domains: the hub's usual refusal, as for
+                # anyone else not admitted
+                raise HTTPError(403, self.custom_403_message) from None
+            raise HTTPError(
+                403,
+                f"The Google account {email} has no user name on this hub; ask the "
+                "administrators to add it (with its full email) to the hub's users.",
+            ) from None
+
+    async def run_post_auth_hook(self, handler: Any, auth_model: dict[str, Any]) -> dict[str, Any]:
+        name = auth_model["name"]
+        auth_state = dict(auth_model.get("auth_state") or {})
+        identity = google_identity(auth_state.get(self.user_auth_state_key) or {})
+        user = handler.find_user(name) if handler is not None else None
+        stored = stored_identity(await user.get_auth_state()) if user is not None else None
+        # no await from here to the claim: the hub's logins share one event loop
+        claim = self._claims.get(name)
+        if claim is not None and time.monotonic() - claim[1] > CLAIM_SECONDS:
+            del self._claims[name]
+            claim = None
+        try:
+            self._check_mapped_name(name, identity)
+            check_identity(name, stored, identity)
+            if claim is not None:
+                check_identity(name, claim[0], identity)
+        except IdentityConflict:
+            owner = stored or (claim[0] if claim else {})
+            self.log.warning(
+                "Refused login of %s (sub %s) as %r: the name belongs to %s (sub %s)",
+                identity.get("email"),
+                identity.get("sub", "unknown"),
+                name,
+                owner.get("email", "the email map's entry"),
+                owner.get("sub", "unknown"),
+            )
+            raise HTTPError(403, conflict_message(name)) from None
+        self._claims[name] = (identity, time.monotonic())
+        if stored is None:
+            self.log.info(
+                "Google account %s (sub %s) %s the name %r",
+                identity.get("email"),
+                identity.get("sub", "unknown"),
+                "adopts (no identity was stored)" if user is not None else "takes",
+                name,
+            )
+        auth_state[IDENTITY_KEY] = identity
+        auth_model["auth_state"] = auth_state
+        return await super().run_post_auth_hook(handler, auth_model)
+
+    def _check_mapped_name(self, name: str, identity: Mapping[str, str]) -> None:
+        # a name the email map gives is that email's, whoever logs in first
+        owners = {normalize_email(e) for e, n in self.email_map.items() if n == name}
+        if owners and identity.get("email") not in owners:
+            raise IdentityConflict(name)
 
 
 class SwarmhubSharedPasswordAuthenticator(SystemAccountMixin, SharedPasswordAuthenticator):

@@ -17,11 +17,12 @@ from typing import Any
 from jupyterhub.traitlets import ByteSpecification
 from traitlets import TraitError
 
+from . import usernames
 from .authenticators import (
-    USERNAME_PATTERN,
     SwarmhubGoogleOAuthenticator,
     SwarmhubSharedPasswordAuthenticator,
-    google_username,
+    domain_labels,
+    normalize_email,
 )
 from .environments import parse_environments
 from .projects_handlers import PROJECTS_TEMPLATES, projects_handlers
@@ -87,6 +88,7 @@ AUTH_KEYS = {
             "authorize_url",
             "token_url",
             "userdata_url",
+            "email_map",
         }
     ),
     "shared_password": frozenset({"kind", "password_file", "admin_password_file"}),
@@ -285,12 +287,25 @@ def configure_authenticator(c: Any, settings: Mapping[str, Any]) -> None:
     # the same names, and admin_users is still needed for logins (admin password).
     c.JupyterHub.load_roles = [*_load_roles(c), {"name": "admin", "users": sorted(admin_users)}]
     allowed_users = set(_get_str_list(settings, "allowed_users"))
+    bad_names = sorted(name for name in allowed_users if not usernames.is_valid(name))
+    if bad_names:
+        raise ValueError(
+            f"hub settings: allowed_users has invalid user name(s) {', '.join(bad_names)}; "
+            f"a user name must have {usernames.RULE_TEXT}"
+        )
     c.Authenticator.allowed_users = allowed_users
-    # names restuser accepts, without "--" or a trailing "-" (see service_name_for)
-    c.Authenticator.username_pattern = USERNAME_PATTERN
+    # the one rule (swarmhub.usernames): what restuser accepts, without "--" or a
+    # trailing "-" (see service_name_for)
+    c.Authenticator.username_pattern = usernames.USERNAME_PATTERN
     username_map = _get(settings, "username_map", dict, default={})
     if not all(isinstance(k, str) and isinstance(v, str) and v for k, v in username_map.items()):
         raise ValueError(f"hub settings: username_map must map names to names; {FIX_HINT}")
+    bad_targets = sorted(v for v in username_map.values() if not usernames.is_valid(v))
+    if bad_targets:
+        raise ValueError(
+            f"hub settings: username_map gives invalid user name(s) {', '.join(bad_targets)}; "
+            f"a user name must have {usernames.RULE_TEXT}"
+        )
     c.Authenticator.username_map = username_map
     crypt_key_file = _get(settings, "crypt_key_file", str, default=None)
     if crypt_key_file:
@@ -313,6 +328,11 @@ def configure_authenticator(c: Any, settings: Mapping[str, Any]) -> None:
         )
     _reject_unknown_keys(auth, AUTH_KEYS[kind], "auth.")
     if kind == "google":
+        if not crypt_key_file:
+            raise ValueError(
+                "hub settings: Google login needs crypt_key_file: the Google identity that "
+                "owns each user name is kept in the encrypted auth_state; " + FIX_HINT
+            )
         _configure_google(c, auth, allowed_users)
         c.SwarmhubGoogleOAuthenticator.restuser_socket = restuser_socket
     else:
@@ -368,15 +388,55 @@ def _configure_google(c: Any, auth: Mapping[str, Any], allowed_users: set[str]) 
         url = _get(auth, key, str, prefix="auth.", default=None)
         if url:
             setattr(google, key, url)
-    google.username_claim = google_username
-    if not allowed_users:
-        if hosted_domain:
-            google.allow_all = True
-        else:
-            log.warning(
-                "hub settings: allowed_users and auth.hosted_domain are both empty, "
-                "so only admin_users can log in with Google"
+    # the username (username_claim) is SwarmhubGoogleOAuthenticator's own: the email
+    # map, then the hosted domains (swarmhub.authenticators.google_username)
+    try:
+        domain_labels(hosted_domain)  # several domains: their name parts must not clash
+    except ValueError as e:
+        raise ValueError(f"hub settings: auth.hosted_domain: {e}") from None
+    email_map = _email_map(auth)
+    c.SwarmhubGoogleOAuthenticator.email_map = email_map
+    if not hosted_domain:
+        # a name must come from a full email: a bare name would admit whoever has
+        # that local part at any domain (gmail.com, for one)
+        unmapped = sorted(allowed_users - set(email_map.values()))
+        if not allowed_users or unmapped:
+            raise ValueError(
+                "hub settings: Google login without auth.hosted_domain admits only users "
+                "given as full emails with their names (auth.email_map)"
+                + (f"; not given so: {', '.join(unmapped)}" if unmapped else "; there are none")
+                + f"; {FIX_HINT}"
             )
+    elif not allowed_users:
+        google.allow_all = True
+
+
+def _email_map(auth: Mapping[str, Any]) -> dict[str, str]:
+    """auth.email_map checked: full emails (lower case) to valid names, one to one."""
+    raw = _get(auth, "email_map", dict, prefix="auth.", default={})
+    result: dict[str, str] = {}
+    owners: dict[str, str] = {}
+    for email, name in raw.items():
+        key = normalize_email(email)
+        local, at, domain = key.rpartition("@")
+        if not (at and local and domain):
+            raise ValueError(f"hub settings: auth.email_map key {email!r} is not an email")
+        if not isinstance(name, str) or not usernames.is_valid(name):
+            raise ValueError(
+                f"hub settings: auth.email_map gives {email} the name {name!r}; "
+                f"a user name must have {usernames.RULE_TEXT}"
+            )
+        if key in result:
+            raise ValueError(f"hub settings: auth.email_map lists {key} twice")
+        if name in owners:
+            # two Google accounts, one system account: exactly what must not happen
+            raise ValueError(
+                f"hub settings: auth.email_map gives the name {name} to both {owners[name]} "
+                f"and {key}; each name belongs to one email"
+            )
+        result[key] = name
+        owners[name] = key
+    return result
 
 
 def _configure_shared_password(c: Any, auth: Mapping[str, Any], allowed_users: set[str]) -> None:

@@ -25,9 +25,11 @@ class RestuserError(Exception):
     is not answering); the message is for the hub's log.
     """
 
-    def __init__(self, message: str, reason: str) -> None:
+    def __init__(self, message: str, reason: str, status: int | None = None) -> None:
         super().__init__(message)
         self.reason = reason
+        # restuser's HTTP status when it answered with a refusal; None when it did not
+        self.status = status
 
 
 class _UnixHTTPConnection(http.client.HTTPConnection):
@@ -74,6 +76,7 @@ def request_account(socket_path: str, method: str, name: str, timeout: float) ->
             f"restuser refused user {name!r}: {answer.get('error', response.status)}: "
             f"{answer.get('detail', '')}",
             f"{answer.get('error', response.status)}: {answer.get('detail', '')}",
+            response.status,
         )
     try:
         return Account(

@@ -1,5 +1,6 @@
 """Google login through a real JupyterHub 6.1.1 with the product's login settings
-(swarmhub.hubconfig: GoogleOAuthenticator, username = the email's local part).
+(swarmhub.hubconfig: GoogleOAuthenticator, username = the email's local part with
+one hosted domain, or given by full email without one; one Google account per name).
 
 Google's endpoints are played by tests/oauth_standin, served on 127.0.0.1.
 The hub runs as its own process with configurable-http-proxy (from PATH;
@@ -56,7 +57,7 @@ configure_authenticator(c, json.loads({settings!r}))
 # allowed_users in the hub settings: empty admits the whole hosted domain.
 ADMISSION_POLICIES = {
     "anyone-in-domain": [],
-    "listed-users": ["ann-lee", "unverified"],
+    "listed-users": ["ann-lee", "unverified", "ada-lovelace"],
 }
 
 
@@ -89,6 +90,51 @@ def standin_url() -> Iterator[str]:
         thread.join(timeout=10)
 
 
+def start_hub(
+    workdir: Path,
+    standin_url: str,
+    policy: str,
+    allowed_users: list[str],
+    hosted_domain: list[str],
+    email_map: dict[str, str] | None = None,
+) -> Iterator[Hub]:
+    hub_process = HubProcess(workdir)
+    secret_file = workdir / "oauth_client_secret"
+    secret_file.write_text(CLIENT_SECRET)
+    secret_file.chmod(0o600)
+    # auth_state (encrypted with this key) keeps the Google identity of each name
+    crypt_key_file = workdir / "crypt_key"
+    crypt_key_file.write_text(secrets.token_hex(32))
+    crypt_key_file.chmod(0o600)
+    auth = {
+        "kind": "google",
+        "client_id": CLIENT_ID,
+        "client_secret_file": str(secret_file),
+        "hosted_domain": hosted_domain,
+        "oauth_callback_url": f"{hub_process.url}/hub/oauth_callback",
+        "authorize_url": f"{standin_url}/authorize",
+        "token_url": f"{standin_url}/token",
+        "userdata_url": f"{standin_url}/userinfo",
+    }
+    if email_map is not None:
+        auth["email_map"] = email_map
+    settings = HUB_SETTINGS_TEMPLATE.format(
+        settings=json.dumps(
+            {
+                "admin_users": [],
+                "allowed_users": allowed_users,
+                "crypt_key_file": str(crypt_key_file),
+                "auth": auth,
+            }
+        ),
+    )
+    hub_process.start(settings, startup_timeout=STARTUP_TIMEOUT_SECONDS)
+    try:
+        yield Hub(url=hub_process.url, log_path=hub_process.log_path, policy=policy)
+    finally:
+        hub_process.stop()
+
+
 @pytest.fixture(scope="module", params=sorted(ADMISSION_POLICIES))
 def hub(
     request: pytest.FixtureRequest,
@@ -98,33 +144,19 @@ def hub(
     """A real JupyterHub process configured with GoogleOAuthenticator against the stand-in."""
     policy: str = request.param
     workdir = tmp_path_factory.mktemp(f"google-login-hub-{policy}")
-    hub_process = HubProcess(workdir)
-    secret_file = workdir / "oauth_client_secret"
-    secret_file.write_text(CLIENT_SECRET)
-    secret_file.chmod(0o600)
-    settings = HUB_SETTINGS_TEMPLATE.format(
-        settings=json.dumps(
-            {
-                "admin_users": [],
-                "allowed_users": ADMISSION_POLICIES[policy],
-                "auth": {
-                    "kind": "google",
-                    "client_id": CLIENT_ID,
-                    "client_secret_file": str(secret_file),
-                    "hosted_domain": [HOSTED_DOMAIN],
-                    "oauth_callback_url": f"{hub_process.url}/hub/oauth_callback",
-                    "authorize_url": f"{standin_url}/authorize",
-                    "token_url": f"{standin_url}/token",
-                    "userdata_url": f"{standin_url}/userinfo",
-                },
-            }
-        ),
+    yield from start_hub(workdir, standin_url, policy, ADMISSION_POLICIES[policy], [HOSTED_DOMAIN])
+
+
+# Without a hosted domain, only Google accounts given by full email, with their names.
+EMAIL_MAP = {"grace.hopper@gmail.com": "grace", "Alan.Turing@example.net": "alan"}
+
+
+@pytest.fixture(scope="module")
+def emails_only_hub(standin_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
+    workdir = tmp_path_factory.mktemp("google-login-hub-emails-only")
+    yield from start_hub(
+        workdir, standin_url, "emails-only", sorted(EMAIL_MAP.values()), [], EMAIL_MAP
     )
-    hub_process.start(settings, startup_timeout=STARTUP_TIMEOUT_SECONDS)
-    try:
-        yield Hub(url=hub_process.url, log_path=hub_process.log_path, policy=policy)
-    finally:
-        hub_process.stop()
 
 
 class FormReader(HTMLParser):
@@ -236,6 +268,51 @@ def test_unlisted_member_of_the_domain_is_admitted_only_without_a_list(
     else:
         assert callback.status_code == 403, hub.log_tail()
         assert "not currently authorized" in callback.text
+
+
+def test_two_google_accounts_never_share_a_name(hub: Hub) -> None:
+    """ada.lovelace@ and ada-lovelace@ both make the name ada-lovelace: the first to
+    log in has it, the second is refused with a page that says why, and the first
+    keeps the account."""
+    first, callback = log_in(hub, "ada.lovelace@example.org")
+    assert callback.status_code == 302, hub.log_tail()
+    assert current_user(hub, first).json()["name"] == "ada-lovelace"
+
+    second, callback = log_in(hub, "ada-lovelace@example.org")
+    assert callback.status_code == 403, hub.log_tail()
+    assert (
+        "The name ada-lovelace is already used by another Google account; ask the "
+        "administrators for a username map entry."
+    ) in callback.text
+    # no session came of it
+    home = second.get(f"{hub.url}/hub/home", allow_redirects=False, timeout=REQUEST_TIMEOUT_SECONDS)
+    assert home.status_code == 302 and "/hub/login" in home.headers["Location"]
+    assert "Refused login of ada-lovelace@example.org (sub " in hub.log_path.read_text(
+        errors="replace"
+    )
+
+    # the first, in a new browser, still logs in to the same account
+    again, callback = log_in(hub, "Ada.Lovelace@example.org")
+    assert callback.status_code == 302, hub.log_tail()
+    assert current_user(hub, again).json()["name"] == "ada-lovelace"
+    # and its open session still works
+    assert current_user(hub, first).json()["name"] == "ada-lovelace"
+
+
+def test_without_a_hosted_domain_only_emails_given_in_full_log_in(emails_only_hub: Hub) -> None:
+    hub = emails_only_hub
+    session, callback = log_in(hub, "grace.hopper@gmail.com")
+    assert callback.status_code == 302, hub.log_tail()
+    assert current_user(hub, session).json()["name"] == "grace"
+    session, callback = log_in(hub, "alan.turing@example.net")
+    assert callback.status_code == 302, hub.log_tail()
+    assert current_user(hub, session).json()["name"] == "alan"
+
+    # the same local part elsewhere, or another gmail account: no name on this hub
+    for stranger in ("grace.hopper@example.org", "grace@gmail.com", "alan@gmail.com"):
+        _session, callback = log_in(hub, stranger)
+        assert callback.status_code == 403, hub.log_tail()
+        assert f"The Google account {stranger} has no user name on this hub" in callback.text
 
 
 def test_standin_runs_as_a_command_bound_to_the_given_address() -> None:

@@ -100,6 +100,9 @@ def test_users_are_created_like_restuser_makes_them_and_a_second_run_changes_not
     # own group of the user's name, extra group made and joined
     assert sh(hub, "id -gn ann").strip() == "ann"
     assert "physics" in sh(hub, "id -Gn ann").split()
+    # the mark that lets restuser adopt them at their first login (issue 8)
+    for name in ("ann", "bob"):
+        assert "swarmhub-users" in sh(hub, f"id -Gn {name}").split()
     for name in ("ann", "bob"):
         assert sh(hub, f"stat -c '%a %U' /home/{name}").split() == ["700", name]
         assert sh(hub, f"cat /home/{name}/sub/n.txt") == "notes\n"

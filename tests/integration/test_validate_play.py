@@ -94,3 +94,64 @@ def test_short_backup_passphrase_is_refused(tmp_path):
     output = assert_stopped_before_any_host(deploy(write_inventory(tmp_path, GOOD_GROUPS, short)))
     assert "16 characters or more" in output
     assert "too-short" not in output
+
+
+# --- Google login: one Google identity per name -----------------------------------------
+
+GOOGLE_WITH_BACKUP = dict(GOOGLE, vault_backup_passphrase="a-long-enough-passphrase")
+
+
+def write_site(tmp_path: Path, site_vars: dict) -> Path:
+    """An inventory whose group_vars/all hold `site_vars`, as a real site's do (they
+    rank above the product's group_vars; the inventory file's own vars do not)."""
+    inventory = write_inventory(tmp_path, GOOD_GROUPS, GOOGLE_WITH_BACKUP)
+    folder = tmp_path / "group_vars" / "all"
+    folder.mkdir(parents=True)
+    (folder / "main.yml").write_text(yaml.safe_dump(site_vars))
+    return inventory
+
+
+def test_google_without_hosted_domain_refuses_bare_user_names(tmp_path):
+    settings = dict(
+        swarmhub_allowed_users=[{"email": "ann.lee@gmail.com", "name": "ann"}, "bob"],
+    )
+    output = assert_stopped_before_any_host(deploy(write_site(tmp_path, settings)))
+    assert "Google login: 1 problem(s) with who may log in; nothing was changed" in output
+    assert (
+        "Google login without jupyterhub_google_hosted_domain admits only accounts given "
+        "by full email with their user name; give these as {email: EMAIL, name: NAME}: bob"
+    ) in output
+
+
+def test_google_without_hosted_domain_or_users_is_refused(tmp_path):
+    output = assert_stopped_before_any_host(deploy(write_site(tmp_path, {})))
+    assert "with no swarmhub_allowed_users admits nobody" in output
+
+
+def test_one_name_for_two_google_accounts_is_refused(tmp_path):
+    settings = dict(
+        jupyterhub_google_hosted_domain=["example.org"],
+        jupyterhub_google_email_map={"ada-lovelace@example.org": "ada--l"},
+        swarmhub_allowed_users=[
+            {"email": "ann.lee@gmail.com", "name": "ann"},
+            {"email": "ann@gmail.com", "name": "ann"},
+        ],
+    )
+    output = assert_stopped_before_any_host(deploy(write_site(tmp_path, settings)))
+    assert "Google login: 2 problem(s)" in output
+    assert "'ada--l' is not a valid user name" in output
+    assert (
+        "swarmhub_allowed_users entry 2: the name ann is also given to ann.lee@gmail.com"
+    ) in output
+
+
+def test_google_users_given_by_full_email_pass_the_validation(tmp_path):
+    settings = dict(
+        swarmhub_allowed_users=[{"email": "ann.lee@gmail.com", "name": "ann"}],
+    )
+    proc = deploy(write_site(tmp_path, settings))
+    output = proc.stdout + proc.stderr
+    # the validate play passed; the next play then fails to reach the (nowhere) hosts
+    assert proc.returncode != 0, output
+    assert "Google login:" not in output
+    assert "Docker engine on every host" in output, output

@@ -3,48 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import re
+import logging
 import threading
 
 import pytest
 from test_restuser_useradd import make_root
 from tornado.web import HTTPError
 
-from swarmhub.authenticators import (
-    USERNAME_PATTERN,
-    SwarmhubSharedPasswordAuthenticator,
-    google_username,
-    system_username,
-)
+from swarmhub.authenticators import USERNAME_PATTERN, SwarmhubSharedPasswordAuthenticator
 from swarmhub.restuser import create_app, make_unix_server
 
 PASSWORD = "correct-horse-battery"
-
-
-@pytest.mark.parametrize(
-    "raw, expected",
-    [
-        ("Ada", "ada"),
-        ("ada.lovelace", "ada-lovelace"),
-        ("o'brien+test", "o-brien-test"),
-        ("2pac", "u2pac"),
-        ("...", ""),
-    ],
-)
-def test_system_username(raw, expected):
-    assert system_username(raw) == expected
-
-
-def test_long_names_stay_valid_and_apart():
-    a = system_username("a" * 40 + "x")
-    b = system_username("a" * 40 + "y")
-    assert a != b
-    for name in (a, b):
-        assert re.fullmatch(USERNAME_PATTERN, name) and len(name) <= 32
-
-
-def test_google_username_is_the_local_part():
-    assert google_username({"email": "Ada.Lovelace@example.org"}) == "ada-lovelace"
 
 
 @pytest.fixture
@@ -101,12 +70,15 @@ def test_refused_login_makes_nothing(restuser):
 
 def test_restuser_refusal_fails_the_login_with_its_reason(restuser):
     config, path = restuser
-    # "root" passes the hub's name rules but restuser keeps system accounts
+    # "root" passes the hub's name rules but restuser keeps system accounts. A refusal
+    # is for good (403, ask the administrators), unlike restuser being down (503).
     with pytest.raises(HTTPError) as e:
         log_in(authenticator(path), "root")
-    assert e.value.status_code == 503
-    assert "could not be set up" in e.value.log_message
+    assert e.value.status_code == 403
+    assert "cannot give you the account root" in e.value.log_message
+    assert "reserved-name" in e.value.log_message
     assert "Nothing was created" in e.value.log_message
+    assert "ask the hub's administrators" in e.value.log_message
 
 
 def test_restuser_down_fails_the_login_clearly(tmp_path):
@@ -118,3 +90,167 @@ def test_restuser_down_fails_the_login_clearly(tmp_path):
 def test_without_restuser_logins_keep_working(tmp_path):
     model = log_in(authenticator(""), "dora")
     assert model["name"] == "dora" and model["auth_state"] is None
+
+
+# --- one Google identity, one account ---------------------------------------------------
+
+
+class StoredUser:
+    """What JupyterHub's handler.find_user gives: a user with (decrypted) auth_state."""
+
+    def __init__(self, auth_state):
+        self.auth_state = auth_state
+
+    async def get_auth_state(self):
+        return self.auth_state
+
+
+class Handler:
+    """The login handler, as far as run_post_auth_hook uses it: the hub's users."""
+
+    def __init__(self, users=None):
+        self.users = dict(users or {})
+
+    def find_user(self, name):
+        return self.users.get(name)
+
+    def save(self, model):
+        # what JupyterHub does after a successful login: keep the auth_state
+        self.users[model["name"]] = StoredUser(model["auth_state"])
+
+
+def google_login(auth, handler, email, *, sub=None):
+    """A Google login that passed Google and the allow checks, through the post-auth
+    hook (identity check, then restuser); the model JupyterHub would save."""
+    from swarmhub.authenticators import google_identity
+
+    user_info = {"email": email, "verified_email": True}
+    user_info["sub"] = sub or google_identity({"email": email, "sub": "1" + email})["sub"]
+    name = auth.normalize_username(auth.user_info_to_username(dict(user_info)))
+    model = {"name": name, "admin": None, "auth_state": {"google_user": user_info}}
+    model = asyncio.run(auth.run_post_auth_hook(handler, model))
+    handler.save(model)
+    return model
+
+
+def google_auth(socket_path="", **traits):
+    from swarmhub.authenticators import SwarmhubGoogleOAuthenticator
+
+    traits = {"hosted_domain": ["example.org"], "allow_all": True, **traits}
+    return SwarmhubGoogleOAuthenticator(
+        client_id="id", client_secret="secret", restuser_socket=str(socket_path), **traits
+    )
+
+
+def test_first_login_keeps_the_google_identity():
+    model = google_login(google_auth(), Handler(), "Ada.Lovelace@example.org", sub="111")
+    assert model["name"] == "ada-lovelace"
+    assert model["auth_state"]["google_identity"] == {
+        "email": "ada.lovelace@example.org",
+        "sub": "111",
+    }
+
+
+def test_a_second_google_account_cannot_take_a_used_name(caplog):
+    auth, handler = google_auth(), Handler()
+    google_login(auth, handler, "ada.lovelace@example.org", sub="111")
+    with caplog.at_level(logging.WARNING), pytest.raises(HTTPError) as e:
+        google_login(auth, handler, "ada-lovelace@example.org", sub="222")
+    assert e.value.status_code == 403
+    assert e.value.log_message == (
+        "The name ada-lovelace is already used by another Google account; ask the "
+        "administrators for a username map entry."
+    )
+    assert "Refused login of ada-lovelace@example.org (sub 222) as 'ada-lovelace'" in caplog.text
+    assert "belongs to ada.lovelace@example.org (sub 111)" in caplog.text
+    # the first keeps the account, also after the refusal
+    again = google_login(auth, handler, "ada.lovelace@example.org", sub="111")
+    assert again["auth_state"]["google_identity"]["email"] == "ada.lovelace@example.org"
+
+
+def test_a_new_hub_process_still_knows_the_owner():
+    # the identity is in the stored auth_state, not in the authenticator's memory
+    handler = Handler()
+    google_login(google_auth(), handler, "ada.lovelace@example.org", sub="111")
+    with pytest.raises(HTTPError) as e:
+        google_login(google_auth(), handler, "ada-lovelace@example.org", sub="222")
+    assert e.value.status_code == 403
+
+
+def test_the_same_account_is_known_by_its_sub_when_its_email_changes():
+    auth, handler = google_auth(), Handler()
+    google_login(auth, handler, "ada.lovelace@example.org", sub="111")
+    # Google Workspace renamed the account (same sub): it is still the same person
+    model = google_login(auth, handler, "ada-lovelace@example.org", sub="111")
+    assert model["auth_state"]["google_identity"] == {
+        "email": "ada-lovelace@example.org",
+        "sub": "111",
+    }
+
+
+def test_two_logins_at_once_cannot_both_take_a_new_name():
+    # the hub saves the first one's auth_state only after the hook: until then, the
+    # authenticator remembers who took the name
+    auth, handler = google_auth(), Handler()
+    first = {
+        "name": "bob",
+        "auth_state": {"google_user": {"email": "bob@example.org", "sub": "1"}},
+    }
+    second = {
+        "name": "bob",
+        "auth_state": {"google_user": {"email": "b.o.b@example.org", "sub": "2"}},
+    }
+    asyncio.run(auth.run_post_auth_hook(handler, first))
+    with pytest.raises(HTTPError) as e:
+        asyncio.run(auth.run_post_auth_hook(handler, second))
+    assert e.value.status_code == 403
+
+
+def test_users_from_before_the_check_are_adopted_once(caplog):
+    # a user the hub knows without any stored identity (made before this check, or
+    # by an admin): the first login after the upgrade adopts and records it
+    handler = Handler({"grace": StoredUser(None)})
+    auth = google_auth()
+    with caplog.at_level(logging.INFO):
+        model = google_login(auth, handler, "grace@example.org", sub="7")
+    assert model["auth_state"]["google_identity"] == {"email": "grace@example.org", "sub": "7"}
+    assert "adopts (no identity was stored) the name 'grace'" in caplog.text
+    with pytest.raises(HTTPError):
+        google_login(google_auth(), handler, "Grace@example.org", sub="8")
+
+
+def test_identity_kept_by_oauthenticator_before_the_check_counts():
+    # logins before this change kept Google's userinfo in auth_state["google_user"];
+    # "bob" was robert@ (through the old username_map)
+    stored = {"google_user": {"email": "robert@example.org", "id": "5"}, "uid": 1001}
+    handler = Handler({"bob": StoredUser(stored)})
+    with pytest.raises(HTTPError) as e:
+        google_login(google_auth(), handler, "bob@example.org", sub="6")
+    assert e.value.status_code == 403
+    # robert himself still gets in (his old username_map entry)
+    model = google_login(
+        google_auth(username_map={"robert": "bob"}), handler, "robert@example.org", sub="5"
+    )
+    assert model["name"] == "bob"
+
+
+def test_a_name_in_the_email_map_belongs_to_that_email():
+    auth = google_auth(email_map={"ann.lee@example.org": "ann"})
+    handler = Handler()
+    with pytest.raises(HTTPError) as e:
+        # "ann"@example.org would make "ann", which the map gives to ann.lee
+        google_login(auth, handler, "ann@example.org")
+    assert e.value.status_code == 403
+    assert google_login(auth, handler, "ann.lee@example.org")["name"] == "ann"
+
+
+def test_a_refused_identity_gets_no_system_account(restuser):
+    config, path = restuser
+    handler = Handler()
+    google_login(google_auth(path), handler, "ada.lovelace@example.org", sub="111")
+    passwd = config.host_path("/etc/passwd").read_text()
+    assert "ada-lovelace:" in passwd
+    with pytest.raises(HTTPError) as e:
+        google_login(google_auth(path), handler, "ada-lovelace@example.org", sub="222")
+    assert e.value.status_code == 403
+    assert config.host_path("/etc/passwd").read_text() == passwd

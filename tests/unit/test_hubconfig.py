@@ -2,6 +2,7 @@ import asyncio
 import copy
 import json
 import logging
+import re
 import runpy
 from pathlib import Path
 
@@ -39,6 +40,7 @@ def secrets(tmp_path):
         "client_secret": CLIENT_SECRET + "\n",
         "shared_password": USER_PASSWORD + "\n",
         "admin_password": ADMIN_PASSWORD,
+        "crypt_key": "ab" * 32,
     }
     for name, content in files.items():
         (tmp_path / name).write_text(content)
@@ -65,6 +67,8 @@ def settings(secrets):
         "http_timeout": 60,
         "db_url": "sqlite:////srv/jupyterhub/data/jupyterhub.sqlite",
         "cookie_secret_file": "/srv/jupyterhub/secrets/cookie_secret",
+        # Google login keeps each name's Google identity in the encrypted auth_state
+        "crypt_key_file": str(secrets / "crypt_key"),
         "auth": {
             "kind": "google",
             "client_id": "swarmhub.apps.googleusercontent.com",
@@ -225,10 +229,63 @@ def test_google_client_from_settings_and_secret_file(settings):
 
 
 def test_google_username_is_the_lowercased_local_part(settings):
-    auth = VerifiedEmailGoogleOAuthenticator(config=configured(settings))
+    auth = SwarmhubGoogleOAuthenticator(config=configured(settings))
     username = auth.user_info_to_username({"email": "Ada.Lovelace@Example.org"})
     # a valid system name: restuser and useradd take no dots
     assert auth.normalize_username(username) == "ada-lovelace"
+
+
+def test_google_with_several_domains_keeps_the_domain_in_the_name(settings):
+    settings["auth"]["hosted_domain"] = ["example.org", "physics.edu", "students.example.net"]
+    auth = SwarmhubGoogleOAuthenticator(config=configured(settings))
+    assert auth.user_info_to_username({"email": "ann@example.org"}) == "ann-example-org"
+    assert auth.user_info_to_username({"email": "Ann@Physics.edu"}) == "ann-physics-edu"
+    # a domain longer than 16 characters: its start and a hash of the whole
+    long = auth.user_info_to_username({"email": "ann.lee@students.example.net"})
+    assert re.fullmatch(r"ann-lee-students-[0-9a-f]{7}", long), long
+
+
+def test_google_domains_whose_names_could_clash_are_refused(settings):
+    # "a-b"@c.org and "a"@b-c.org would both be a-b-c-org
+    settings["auth"]["hosted_domain"] = ["c.org", "b-c.org"]
+    with pytest.raises(ValueError, match="hosted domains 'b-c.org' and 'c.org' would give clash"):
+        configured(settings)
+
+
+def test_google_email_map_comes_first(settings):
+    settings["auth"]["email_map"] = {"Ada-Lovelace@example.org": "alovelace"}
+    auth = SwarmhubGoogleOAuthenticator(config=configured(settings))
+    assert auth.email_map == {"ada-lovelace@example.org": "alovelace"}
+    assert auth.user_info_to_username({"email": "ada-lovelace@example.org"}) == "alovelace"
+    assert auth.user_info_to_username({"email": "ada.lovelace@example.org"}) == "ada-lovelace"
+
+
+@pytest.mark.parametrize(
+    "email_map, complaint",
+    [
+        ({"ann@example.org": "ann", "ANN2@example.org": "ann"}, "gives the name ann to both"),
+        ({"ann@example.org": "ann--x"}, "must have lowercase letters"),
+        ({"ann@example.org": "Ann"}, "must have lowercase letters"),
+        ({"ann": "ann"}, "key 'ann' is not an email"),
+        ({"ann@example.org": "ann", "Ann@Example.org": "ann2"}, "lists ann@example.org twice"),
+    ],
+)
+def test_google_email_map_is_checked(settings, email_map, complaint):
+    settings["auth"]["email_map"] = email_map
+    with pytest.raises(ValueError, match=complaint):
+        configured(settings)
+
+
+def test_google_needs_auth_state(settings):
+    del settings["crypt_key_file"]
+    with pytest.raises(ValueError, match="Google login needs crypt_key_file"):
+        configured(settings)
+
+
+def test_username_map_must_give_valid_names(settings):
+    settings["username_map"] = {"ann": "ann-"}
+    with pytest.raises(ValueError, match="username_map gives invalid user name"):
+        configured(settings)
 
 
 def test_google_admits_the_whole_domain_when_no_users_are_listed(settings):
@@ -255,12 +312,44 @@ def test_google_with_listed_users_admits_only_them(settings):
     assert asyncio.run(auth.check_allowed("carol", google_user("carol@example.org"))) is False
 
 
-def test_google_without_domain_or_users_admits_only_admins(settings, caplog):
+def test_google_without_domain_refuses_bare_names(settings):
+    # changed with issue 8: this used to admit admin_users (with a warning), by name
+    # alone, whatever their email's domain
     settings["auth"]["hosted_domain"] = []
-    with caplog.at_level(logging.WARNING):
-        auth = VerifiedEmailGoogleOAuthenticator(config=configured(settings))
+    settings["allowed_users"] = ["ann", "bob"]
+    settings["auth"]["email_map"] = {"ann@gmail.com": "ann"}
+    with pytest.raises(ValueError, match="as full emails with their names.*not given so: bob"):
+        configured(settings)
+
+
+def test_google_without_domain_or_users_admits_nobody_and_is_refused(settings):
+    settings["auth"]["hosted_domain"] = []
+    with pytest.raises(ValueError, match="there are none"):
+        configured(settings)
+
+
+def test_google_without_domain_admits_only_mapped_emails(settings):
+    settings["auth"]["hosted_domain"] = []
+    settings["allowed_users"] = ["ann"]
+    settings["auth"]["email_map"] = {"ann.lee@gmail.com": "ann"}
+    auth = SwarmhubGoogleOAuthenticator(config=configured(settings))
     assert auth.allow_all is False
-    assert "only admin_users can log in" in caplog.text
+    assert auth.user_info_to_username({"email": "Ann.Lee@gmail.com"}) == "ann"
+    for stranger in ("ann@example.org", "ann.lee@example.org", "ann@gmail.com"):
+        with pytest.raises(HTTPError) as e:
+            auth.user_info_to_username({"email": stranger})
+        assert e.value.status_code == 403
+        assert f"The Google account {stranger} has no user name on this hub" in (
+            e.value.log_message
+        )
+
+
+def test_google_with_one_domain_names_only_its_emails(settings):
+    auth = SwarmhubGoogleOAuthenticator(config=configured(settings))
+    with pytest.raises(HTTPError) as e:
+        # another domain's "ann" must not become example.org's ann
+        auth.user_info_to_username({"email": "ann@example.net"})
+    assert e.value.status_code == 403
 
 
 # --- shared password --------------------------------------------------------------------

@@ -21,14 +21,24 @@ PROPERTY = settings(deadline=None, database=None)
 
 def is_good(name: str) -> bool:
     """The rule, written out independently of the implementation's regular expression."""
-    return 1 <= len(name) <= 32 and name[0] in FIRST and all(c in REST for c in name[1:])
+    return (
+        1 <= len(name) <= 32
+        and name[0] in FIRST
+        and all(c in REST for c in name[1:])
+        and "--" not in name
+        and not name.endswith("-")
+    )
 
 
 good_names = st.builds(
     lambda first, rest: first + rest,
     st.sampled_from(string.ascii_lowercase),  # "_" starts only reserved names
     st.text(alphabet=REST, max_size=31),
-).filter(lambda name: name not in DEFAULT_RESERVED_NAMES and not name.startswith("systemd-"))
+).filter(
+    lambda name: (
+        is_good(name) and name not in DEFAULT_RESERVED_NAMES and not name.startswith("systemd-")
+    )
+)
 
 PATH_TRICKS = [
     "..",
@@ -77,6 +87,13 @@ bad_names = st.one_of(
     good_names.map(str.upper).filter(lambda name: not is_good(name)),
     st.just(""),
     st.sampled_from(PATH_TRICKS),
+    # "--" somewhere, or a trailing "-" (a user's name could be another's server's)
+    st.builds(
+        lambda name, where: name[:where] + "--" + name[where:],
+        good_names,
+        st.integers(min_value=1, max_value=30),
+    ).filter(lambda name: len(name) <= 32),
+    good_names.map(lambda name: name[:31] + "-"),
 )
 
 
@@ -135,7 +152,7 @@ def test_good_names_are_accepted(good_root, name):
 
 @pytest.mark.parametrize(
     "name",
-    ["a", "_", "alice", "alice-smith_2", "x" * 32, "a0", "a-", "z" * 31 + "-"],
+    ["a", "_", "alice", "alice-smith_2", "x" * 32, "a0", "a-b", "z" * 30 + "-z"],
 )
 def test_the_rule_accepts(name):
     assert check_name(name, reserved_names=(), reserved_prefixes=()) == name
@@ -143,7 +160,19 @@ def test_the_rule_accepts(name):
 
 @pytest.mark.parametrize(
     "name",
-    ["", "x" * 33, "0alice", "-alice", "Alice", "alice\n", "ali.ce", "alice@example.org"],
+    # "a-", "a--b": the rule of issue 8 (no "--", no trailing "-"; see test_usernames)
+    [
+        "",
+        "x" * 33,
+        "0alice",
+        "-alice",
+        "Alice",
+        "alice\n",
+        "ali.ce",
+        "alice@example.org",
+        "a-",
+        "a--b",
+    ],
 )
 def test_the_rule_refuses(name):
     with pytest.raises(RestuserError) as e:

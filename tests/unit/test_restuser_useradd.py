@@ -33,6 +33,7 @@ svc:x:998:
 carol:x:1001:
 olduser:x:1500:
 staffers:x:1200:carol
+swarmhub-users:x:1100:carol
 nogroup:x:65534:
 """
 ETC_FILES = ("passwd", "group", "shadow", "gshadow")

@@ -175,12 +175,17 @@ PASSWD = {
     "svc": ["x", "998", "998", "", "/var/lib/svc", "/usr/sbin/nologin"],
     "carol": ["x", "1001", "1001", "", "/home/carol", "/bin/bash"],
     "olduser": ["x", "1500", "1500", "", "/srv/olduser", "/bin/bash"],
+    "sam": ["x", "1600", "1600", "", "/home/sam", "/bin/bash"],
+    "dina": ["x", "1601", "1601", "", "/home/dina", "/bin/bash"],
 }
 GROUP = {
     "root": ["x", "0", ""],
     "users": ["x", "100", ""],
     "staffers": ["x", "1200", "carol"],
     "carol": ["x", "1001", ""],
+    "sudo": ["x", "27", "sam"],
+    "docker": ["x", "1999", "dina,ghost"],
+    "swarmhub-users": ["x", "1100", "carol,sam,dina"],
 }
 
 
@@ -204,6 +209,9 @@ def present(name, **keys):
         (present("dora", groups=["staffers", "newgroup"]), [], []),
         (normalize_users([{"name": "svc", "state": "absent"}])[0], [], ["system account"]),
         (normalize_users([{"name": "zed", "state": "absent"}])[0], [], []),
+        # restuser would refuse them at login whatever the file says
+        (present("sam"), [], ["'sam' is a member of sudo on the hub host"]),
+        (present("dina"), [], ["'dina' is a member of docker on the hub host"]),
     ],
 )
 def test_host_problems(user, homes, expected):

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import usernames
 from .errors import BackupError
-
-# what restuser and useradd accept, and never a hidden name (the staging folder is one)
-_USERNAME = re.compile(r"^[a-z_][a-z0-9_-]*[$]?$")
 
 
 @dataclass(frozen=True)
@@ -21,11 +18,10 @@ class Account:
 
 
 def check_username(name: str) -> str:
-    if not _USERNAME.match(name) or len(name) > 32:
-        raise BackupError(
-            f"{name!r} is not a user name (lower-case letters, digits, _ and -, "
-            "starting with a letter or _)"
-        )
+    """`name` if it passes the hub's one username rule (swarmhub.usernames), which
+    never allows a hidden name (the staging folder is one)."""
+    if not usernames.is_valid(name):
+        raise BackupError(f"{name!r} is not a user name ({usernames.RULE_TEXT})")
     return name
 
 

@@ -4,6 +4,11 @@
 folder, mode 0700, and a disk quota if quotas are on), `GET /users/NAME` looks it up;
 both answer `{name, uid, gid, home, quota}` (quota `{soft, hard}` or null) or
 `{error, detail}`. See useradd.ensure_user for what is checked and undone.
+
+Accounts it makes join the mark group (swarmhub-users); an existing account outside
+it is refused (409 unmarked-account), and one in sudo, adm, docker or another group
+with a gid under 1000 always (403 privileged-account). `python -m
+swarmhub.restuser.migrate` marks, once, the accounts made before marks existed.
 """
 
 from .app import create_app

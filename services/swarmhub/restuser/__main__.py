@@ -53,6 +53,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--useradd", default=defaults.useradd, help="path of useradd")
     parser.add_argument("--userdel", default=defaults.userdel, help="path of userdel")
     parser.add_argument("--groupdel", default=defaults.groupdel, help="path of groupdel")
+    parser.add_argument("--groupadd", default=defaults.groupadd, help="path of groupadd")
+    parser.add_argument(
+        "--mark-group",
+        default=defaults.mark_group,
+        help="group of every account made for the hub (made if missing); others are "
+        f"not adopted (default {defaults.mark_group})",
+    )
     parser.add_argument("--lock-file", default=defaults.lock_file, help="file lock of creations")
     quotas = parser.add_argument_group("disk quotas (set when a user or a missing home is made)")
     quotas.add_argument(
@@ -90,6 +97,8 @@ def config_from_args(args: argparse.Namespace) -> RestuserConfig:
         useradd=args.useradd,
         userdel=args.userdel,
         groupdel=args.groupdel,
+        groupadd=args.groupadd,
+        mark_group=args.mark_group,
         lock_file=args.lock_file,
         quota_enabled=args.quota_enabled,
         default_quota=make_quota(args.quota_soft, args.quota_hard, "--quota-soft/--quota-hard"),

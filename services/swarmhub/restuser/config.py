@@ -12,6 +12,12 @@ from .quota import Quota
 # People get uids of at least this, whatever login.defs says: the hub and the
 # spawner treat anything below as a system account (accounts.ensure_unprivileged)
 UID_FLOOR = 1000
+# The group that marks hub users' accounts (restuser's own, and the users file's)
+MARK_GROUP = "swarmhub-users"
+# Members of these are never hub users, whatever their gid (docker's is often > 1000)
+PRIVILEGED_GROUPS = frozenset(
+    "root sudo adm docker wheel admin lxd libvirt shadow disk kmem systemd-journal".split()
+)
 
 
 @dataclass(frozen=True)
@@ -35,6 +41,12 @@ class RestuserConfig:
     useradd: str = "/usr/sbin/useradd"
     userdel: str = "/usr/sbin/userdel"
     groupdel: str = "/usr/sbin/groupdel"
+    groupadd: str = "/usr/sbin/groupadd"
+    usermod: str = "/usr/sbin/usermod"
+    # Every account restuser makes is a member of this group (made when missing); an
+    # existing account outside it is not adopted (the users playbook adds the
+    # accounts of its users file to it).
+    mark_group: str = MARK_GROUP
     # a file lock, so that several server processes would still create a user once
     lock_file: str = "/run/lock/swarmhub-restuser.lock"
     # Disk quotas, set with setquota on the filesystem holding home_root when a user

@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Iterable
 
+from .. import usernames
 from .errors import RestuserError
 
-# fullmatch, not match with `$`: `$` also matches before a trailing newline
-NAME_PATTERN = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
+# The one rule (swarmhub.usernames), compiled
+NAME_PATTERN = re.compile(usernames.USERNAME_PATTERN)
 
 # Users and groups of the Debian base system and of common packages. Group names
 # matter as much as user names: useradd also creates a group of the user's name, so a
@@ -25,6 +26,7 @@ _SYSTEM_NAMES = """
 # This deployment: the hub's own services and the notebook image's default user
 _SWARMHUB_NAMES = """
     jupyterhub jupyter jovyan swarmhub restuser hub culler stats registry duplicity projects
+    swarmhub-users
 """
 DEFAULT_RESERVED_NAMES = frozenset((_SYSTEM_NAMES + _SWARMHUB_NAMES).split())
 # systemd-* (systemd-network, systemd-journal, ...) and _apt-style package accounts
@@ -37,14 +39,8 @@ def check_name(
     reserved_prefixes: Iterable[str] = DEFAULT_RESERVED_PREFIXES,
 ) -> str:
     """`name` if it may be a hub user's system account; RestuserError (4xx) if not."""
-    if not NAME_PATTERN.fullmatch(name):
-        raise RestuserError(
-            400,
-            "invalid-name",
-            f"{name!r} is not a valid user name: it must match "
-            f"^[a-z_][a-z0-9_-]{{0,31}}$ (lowercase letters, digits, '_' and '-', "
-            "at most 32 characters, not starting with a digit or '-')",
-        )
+    if not usernames.is_valid(name):
+        raise RestuserError(400, "invalid-name", usernames.problem(name) or repr(name))
     if name in reserved_names or name.startswith(tuple(reserved_prefixes)):
         raise RestuserError(
             403,

@@ -30,6 +30,29 @@ def find_group_gid(group: Path, name: str) -> int | None:
     return int(fields[2])
 
 
+def groups_of(group: Path, name: str, primary_gid: int) -> dict[str, int]:
+    """{group name: gid} of the groups `name` belongs to: its primary group (by gid)
+    and every group that lists it as a member. A gid that is not a number is -1."""
+    found = {}
+    for fields in _entries(group):
+        if len(fields) != 4:
+            continue
+        gid = int(fields[2]) if fields[2].isdigit() else -1
+        if gid == primary_gid or name in fields[3].split(","):
+            found[fields[0]] = gid
+    return found
+
+
+def _entries(path: Path) -> list[list[str]]:
+    try:
+        text = path.read_text(encoding="utf-8", errors="surrogateescape")
+    except OSError as e:
+        raise RestuserError(
+            500, "cannot-read-accounts", f"cannot read {path} ({e.strerror})"
+        ) from None
+    return [line.split(":") for line in text.splitlines()]
+
+
 def _find_entry(path: Path, name: str) -> list[str] | None:
     try:
         text = path.read_text(encoding="utf-8", errors="surrogateescape")

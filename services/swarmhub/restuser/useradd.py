@@ -19,11 +19,11 @@ from enum import Enum
 from pathlib import Path
 
 from ..accounts import Account
-from .config import RestuserConfig
+from .config import PRIVILEGED_GROUPS, UID_FLOOR, RestuserConfig
 from .errors import RestuserError
 from .home import create_home
 from .names import check_name
-from .passwd import find_group_gid, find_user
+from .passwd import find_group_gid, find_user, groups_of
 from .quota import OverridesFile, Quota, find_mount_point, quota_error, setquota_argv
 
 # useradd's exit status for "user name or group name already in use"
@@ -94,6 +94,7 @@ def ensure_user(config: RestuserConfig, name: str) -> UserAnswer:
         # before anything is made: a broken overrides file must create nothing
         quota = quota_for(config, name)
         min_uid = config.effective_min_uid()
+        ensure_mark_group(config, min_uid)
         _useradd(config, name, home, min_uid)
         try:
             account = _created_account(config, name, min_uid)
@@ -229,7 +230,62 @@ def _usable(config: RestuserConfig, account: Account) -> Account:
             f"the home of {account.name!r} is {account.home}, outside {config.home_root}; "
             "restuser only answers for users with their home there",
         )
+    groups = groups_of(config.host_path("/etc/group"), account.name, account.gid)
+    privileged = privileged_groups(config, account, groups)
+    if privileged:
+        raise RestuserError(
+            403,
+            "privileged-account",
+            f"{account.name!r} is a member of {', '.join(privileged)}, which give power "
+            "over the hub host; such an account is never a hub user: take it out of "
+            "those groups, or give the hub user another name",
+        )
+    if config.mark_group not in groups:
+        raise RestuserError(
+            409,
+            "unmarked-account",
+            f"{account.name!r} exists on the hub host but was not made for the hub (it "
+            f"is not in the group {config.mark_group}); if it is a hub user, list it in "
+            "the users file (./script/deploy users.yml), which marks it",
+        )
     return account
+
+
+def privileged_groups(
+    config: RestuserConfig, account: Account, groups: dict[str, int]
+) -> list[str]:
+    """The groups of `account` that would give it power over the hub host: sudo, adm,
+    docker and the like by name, and any group with a gid under 1000 but its own
+    primary group (and the mark group)."""
+    return sorted(
+        group
+        for group, gid in groups.items()
+        if group in PRIVILEGED_GROUPS
+        or (gid < UID_FLOOR and gid != account.gid and group != config.mark_group)
+    )
+
+
+def ensure_mark_group(config: RestuserConfig, min_gid: int) -> None:
+    """Make the mark group if it is missing (a regular group: gid >= min_gid)."""
+    if find_group_gid(config.host_path("/etc/group"), config.mark_group) is not None:
+        return
+    problem = _run(
+        [
+            config.groupadd,
+            *_prefix_args(config),
+            "--key",
+            f"GID_MIN={min_gid}",
+            "--",
+            config.mark_group,
+        ]
+    )
+    # exit status 9: made meanwhile by someone else (the users playbook)
+    if problem is not None and problem[0] != 9:
+        raise RestuserError(
+            500,
+            "groupadd-failed",
+            f"groupadd {config.mark_group} (the group of hub users' accounts) failed: {problem[1]}",
+        )
 
 
 def _useradd(config: RestuserConfig, name: str, home: str, min_uid: int) -> None:
@@ -245,6 +301,9 @@ def _useradd(config: RestuserConfig, name: str, home: str, min_uid: int) -> None
         home,
         "--shell",
         config.shell,
+        # the mark: restuser made this account for a hub user (see adoptable)
+        "--groups",
+        config.mark_group,
         # the user's own group too: both ids must be at least min_uid (_created_account)
         "--key",
         f"UID_MIN={min_uid}",

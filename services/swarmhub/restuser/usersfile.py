@@ -13,7 +13,7 @@ import posixpath
 from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
-from .config import UID_FLOOR
+from .config import MARK_GROUP, PRIVILEGED_GROUPS, UID_FLOOR
 from .errors import RestuserError
 from .names import DEFAULT_RESERVED_NAMES, DEFAULT_RESERVED_PREFIXES, check_name
 from .quota import Quota, format_size, make_quota, parse_overrides, parse_size, read_overrides_data
@@ -309,6 +309,21 @@ def host_problems(
                 problems.append(
                     f"{name!r} exists with the home {fields[4]}, not {home}; the hub only "
                     "serves users with their home there: fix the account by hand first"
+                )
+            privileged = sorted(
+                group_name
+                for group_name, group_fields in group.items()
+                if len(group_fields) >= 3
+                and name in str(group_fields[2]).split(",")
+                and group_name != MARK_GROUP
+                and (group_name in PRIVILEGED_GROUPS or _int(group_fields[1]) < UID_FLOOR)
+                and _int(group_fields[1]) != _int(fields[2])
+            )
+            if privileged:
+                problems.append(
+                    f"{name!r} is a member of {', '.join(privileged)} on the hub host; "
+                    "restuser never lets such an account log in to the hub: take it out of "
+                    "the users file (or out of those groups)"
                 )
         for group_name in user.get("groups", []):
             group_fields = group.get(group_name)
