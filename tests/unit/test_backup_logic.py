@@ -128,7 +128,7 @@ def test_the_passphrase_is_read_from_its_file(tmp_path):
 
 def test_the_targets_credentials_reach_duplicity_only_from_their_file(tmp_path, monkeypatch):
     creds = tmp_path / "target.env"
-    creds.write_text("AWS_ACCESS_KEY_ID=AKIA1\nAWS_SECRET_ACCESS_KEY=se=cret\n\n")
+    creds.write_text("# comment\nAWS_ACCESS_KEY_ID=AKIA1\nAWS_SECRET_ACCESS_KEY=se=cret\n\n")
     cfg = config(target_env_file=str(creds), state_dir=str(tmp_path / "state"))
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY", raising=False)
     env = dup.duplicity_env(cfg, "pw")

@@ -144,7 +144,7 @@ class BackupConfig:
         values = {}
         for number, line in enumerate(text.splitlines(), 1):
             name, sep, value = line.partition("=")
-            if not line.strip():
+            if not line.strip() or line.startswith("#"):
                 continue
             if not sep or not ENV_NAME_RE.match(name):
                 # the line itself is never shown: it may hold a secret
