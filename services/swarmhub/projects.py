@@ -112,12 +112,6 @@ def list_projects(home_root: Path, user: str) -> list[str]:
         return [] if fd is None else _project_names(fd)
 
 
-def ensure_projects_folder(home_root: Path, user: str, uid: int, gid: int) -> None:
-    """HOME/projects, owned by the user."""
-    with _home(home_root, user) as home_fd, _projects(home_fd, True, (uid, gid)):
-        pass
-
-
 def ensure_project(home_root: Path, user: str, name: str, uid: int, gid: int, limit: int) -> None:
     """HOME/projects/NAME, made (owned by the user) unless it exists; at most `limit`."""
     check_project_name(name)

@@ -56,7 +56,6 @@ from .projects import (
     HomeMissing,
     ProjectError,
     ensure_project,
-    ensure_projects_folder,
     list_projects,
 )
 from .shares import (
@@ -459,27 +458,23 @@ class SwarmUserSpawner(SwarmSpawner):
         return f"/lab/tree/{env.name}" if env is not None else ""
 
     def prepare_projects(self, account: Account) -> None:
-        """HOME/projects (and the chosen project) made on the hub, as the user's.
+        """HOME/projects/PROJECT made on the hub, as the user's, for a project's server.
 
         Never a mount of its own: a bind mount's source is resolved by the
         node's engine as root, so a link the user put at HOME/projects would
         send it anywhere. Projects are reached through the home's own mount.
         """
-        if not self.hub_home_root:
-            return
-        home_root = Path(self.hub_home_root)
+        if not self.hub_home_root or not self.project():
+            return  # a server without a project needs nothing of ~/projects
         try:
-            if self.project():
-                ensure_project(
-                    home_root,
-                    account.name,
-                    self.project(),
-                    account.uid,
-                    account.gid,
-                    self.project_limit,
-                )
-            else:
-                ensure_projects_folder(home_root, account.name, account.uid, account.gid)
+            ensure_project(
+                Path(self.hub_home_root),
+                account.name,
+                self.project(),
+                account.uid,
+                account.gid,
+                self.project_limit,
+            )
         except HomeMissing as e:
             raise HTTPError(500, str(e)) from None
         except ProjectError as e:

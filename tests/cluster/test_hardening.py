@@ -203,7 +203,13 @@ def test_no_setuid_or_setgid_file_in_either_image(first_deploy, new_page):
         )
         assert found.stdout.strip() == "", f"in {name}'s server: {found.stdout}"
         # the terminal's tools still work without them
-        tools = trial.exec_in_server(name, "ssh -V 2>&1; git --version; bash -c 'echo bash ok'")
+        # with the server's own environment (nss_wrapper names the uid: ssh wants a name)
+        tools = trial.exec_in_server(
+            name,
+            "export $(tr '\\0' '\\n' < /proc/$(pgrep -o jupyterhub-sing)/environ "
+            "| grep -E '^(LD_PRELOAD|NSS_WRAPPER_[A-Z]+)='); "
+            "ssh -V 2>&1; git --version; bash -c 'echo bash ok'",
+        )
         assert "OpenSSH" in tools.stdout and "git version" in tools.stdout
         assert "bash ok" in tools.stdout
 
@@ -265,7 +271,8 @@ def test_the_node_drops_link_local_and_ipv6_from_containers(first_deploy, new_pa
     # 169.254.0.0/16: the rule, never a probe
     forward = on_host(node, "iptables -S DOCKER-USER")
     for bridge in ("docker_gwbridge", "docker0"):
-        assert f"-A DOCKER-USER -i {bridge} -d 169.254.0.0/16 -j DROP" in forward
+        # (iptables -S prints the destination before the interface)
+        assert f"-A DOCKER-USER -d 169.254.0.0/16 -i {bridge} -j DROP" in forward
     incoming = on_host(node, "iptables -S INPUT")
     for bridge in ("docker_gwbridge", "docker0"):
         assert re.search(

@@ -47,12 +47,18 @@ def bob_server(first_deploy, new_page):
         )
     page = new_page()
     jupyter_ui.log_in_to_hub(page, "bob@example.org")
+    # room for the named server "attack" (the named-server limit counts stopped ones)
+    model = jupyter_ui.hub_api(page, "GET", "/users/bob?include_stopped_servers=1").json()
+    for server in model["servers"]:
+        if server:
+            remove_named(page, server)
     if not jupyter_ui.server_state(page, "bob").get("ready"):
         jupyter_ui.start_server(page, "bob")
-    trial.exec_in_server("bob", "mkdir -p ~/projects")
+    trial.exec_in_server("bob", "rm -f ~/projects; mkdir -p ~/projects")
     yield page
+    # ([f]: pkill must not match its own shell's command line)
     trial.exec_in_server(
-        "bob", "pkill -f flip-projects; rm -f ~/projects; mkdir -p ~/projects", check=False
+        "bob", "pkill -f '[f]lip-projects'; rm -f ~/projects; mkdir -p ~/projects", check=False
     )
     remove_named(page, "attack")
 
@@ -144,7 +150,7 @@ def test_a_link_flipped_while_the_hub_works_never_reaches_another_tree(bob_serve
             statuses["start"].add(reply.status)
             if reply.status in (201, 202):
                 remove_named(page, "attack")
-    trial.exec_in_server("bob", "pkill -f flip-projects", check=False)
+    trial.exec_in_server("bob", "pkill -f '[f]lip-projects'", check=False)
     print(f"\n{rounds} rounds; answers: {statuses}")
     assert statuses["list"] <= {200, 400}
     assert statuses["delete"] <= {204, 400, 404}

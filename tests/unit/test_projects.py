@@ -19,7 +19,6 @@ from swarmhub.projects import (
     ProjectError,
     delete_project,
     ensure_project,
-    ensure_projects_folder,
     list_projects,
 )
 
@@ -56,7 +55,6 @@ def tree_digest(path):
 
 def test_projects_are_made_listed_and_deleted(homes):
     assert list_projects(homes, "bob") == []
-    ensure_projects_folder(homes, "bob", UID, GID)
     ensure_project(homes, "bob", "thesis", UID, GID, limit=2)
     ensure_project(homes, "bob", "thesis", UID, GID, limit=2)  # again: nothing new
     (homes / "bob" / "projects" / "thesis" / "notes.txt").write_text("x")
@@ -98,7 +96,6 @@ def test_a_linked_projects_folder_is_refused_everywhere(homes, target):
         lambda: delete_project(homes, "bob", "work"),
         lambda: delete_project(homes, "bob", "jupyterhub.sqlite"),
         lambda: ensure_project(homes, "bob", "alice", UID, GID, limit=5),
-        lambda: ensure_projects_folder(homes, "bob", UID, GID),
     ):
         with pytest.raises(ProjectError, match="symbolic link or a file"):
             act()
@@ -106,7 +103,7 @@ def test_a_linked_projects_folder_is_refused_everywhere(homes, target):
 
 
 def test_a_linked_project_is_no_project(homes):
-    ensure_projects_folder(homes, "bob", UID, GID)
+    (homes / "bob" / "projects").mkdir()
     (homes / "bob" / "projects" / "alice").symlink_to(homes / "alice")
     (homes / "bob" / "projects" / "notes").write_text("a file")
     before = tree_digest(homes / "alice")

@@ -117,6 +117,10 @@ def test_a_linked_projects_folder_refuses_the_start_and_touches_nothing(spawner,
     assert e.value.status_code == 400 and "symbolic link" in e.value.log_message
     assert list(victim.iterdir()) == []
     assert swarm.created is None
+    # his link is his business: a server without a project still starts
+    _, env, mounts = started(spawner(), swarm)
+    assert env["SWARMHUB_WORKDIR"] == "/home/alice/python"
+    assert list(victim.iterdir()) == []
 
 
 def test_default_environment_and_its_limits(spawner, swarm):
