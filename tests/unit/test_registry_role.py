@@ -278,3 +278,57 @@ def test_uninstall_removes_the_registrys_files_and_logins():
     assert "certs.d/{{ swarmhub_registry }}" in client and "state: absent" in client
     playbook = (ROOT / "uninstall.yml").read_text()
     assert playbook.count("tasks_from: registry_client") == 2  # nodes and hub
+
+
+# --- what the hub sends when it creates a server ------------------------------------------
+
+
+def create_service_request(monkeypatch, tmp_path, docker_config: dict | None):
+    """The headers and body docker-py sends for a user server's service."""
+    import docker
+
+    from swarmhub.accounts import Account
+    from swarmhub.spawner import service_create_kwargs
+
+    home = tmp_path / "home"
+    (home / ".docker").mkdir(parents=True)
+    if docker_config is not None:
+        (home / ".docker" / "config.json").write_text(json.dumps(docker_config))
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("DOCKER_CONFIG", raising=False)
+    client = docker.APIClient(base_url="tcp://127.0.0.1:9", version="1.41")
+    sent = {}
+
+    def post_json(url, data, headers=None, **kwargs):
+        sent.update(url=url, data=data, headers=headers or {})
+        raise RuntimeError("not sent")
+
+    monkeypatch.setattr(client, "_post_json", post_json)
+    kwargs = service_create_kwargs(
+        name="jupyter-alice",
+        image=f"{REGISTRY}/swarmhub/notebook@{DIGEST}",
+        account=Account(name="alice", uid=1001, gid=1001, home="/home/alice"),
+        home_root="/home",
+        network="swarmhub",
+        env={},
+    )
+    with pytest.raises(RuntimeError, match="not sent"):
+        client.create_service(**kwargs)
+    return sent
+
+
+def test_the_hub_sends_no_registry_credentials_with_a_server(monkeypatch, tmp_path):
+    # the hub container has no Docker login: the service carries no X-Registry-Auth,
+    # and the workers run the pre-pulled image by digest without pulling
+    sent = create_service_request(monkeypatch, tmp_path, docker_config=None)
+    assert "X-Registry-Auth" not in sent["headers"]
+    image = sent["data"]["TaskTemplate"]["ContainerSpec"]["Image"]
+    assert image == f"{REGISTRY}/swarmhub/notebook@{DIGEST}"
+
+
+def test_a_login_in_the_hubs_docker_config_would_travel_with_every_server(monkeypatch, tmp_path):
+    # why the hub container must never get a Docker login: docker-py would attach it
+    # to each service, where the swarm keeps it for the workers
+    login = {"auths": {REGISTRY: {"auth": "c3dhcm1odWItcHVzaDpzZWNyZXQ="}}}
+    sent = create_service_request(monkeypatch, tmp_path, docker_config=login)
+    assert "X-Registry-Auth" in sent["headers"]
