@@ -29,6 +29,16 @@ def test_uninstall_keeps_homes_and_data(first_deploy):
     assert on_host("proxy", "test -e /etc/nginx/sites-enabled/jupyterhub.conf || echo gone") == (
         "gone"
     )
+    # the registry's key, certificate and accounts; each engine's CA, login and images
+    for path in ("registry.key", "registry.crt", "htpasswd"):
+        assert on_host("hub", f"test -e /etc/docker/registry/{path} || echo gone") == "gone"
+    assert on_host("hub", "test -e /etc/swarmhub/registry-tls || echo gone") == "gone"
+    for host in ("hub", *NODES):
+        assert on_host(host, "ls /etc/docker/certs.d 2>/dev/null", check=False) == ""
+        login = on_host(host, "cat /root/.docker/config.json 2>/dev/null", check=False)
+        assert ":5000" not in login, f"{host} keeps its registry login"
+        images = on_host(host, "docker image ls --digests --format '{{.Repository}}'")
+        assert "swarmhub/" not in images, f"{host} keeps the cluster's images: {images}"
     for node in NODES:
         assert on_host(node, "docker ps -aq --filter name=jupyter-") == ""
         assert "-j DROP" not in on_host(node, "iptables -S DOCKER-USER 2>/dev/null || true")

@@ -25,7 +25,7 @@ HAS_IPV6 = Path("/proc/net/if_inet6").exists()
 
 def defaults(**overrides):
     values = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
-    values.update(docker_insecure_registries=["10.213.7.11:5000"], **overrides)
+    values.update(**overrides)
     return values
 
 
@@ -50,7 +50,8 @@ def test_nodes_turn_hardening_on_and_other_hosts_keep_the_defaults():
 def test_engine_sets_no_new_privileges_only_where_asked():
     on = json.loads(render("daemon.json.j2", **defaults(docker_no_new_privileges=True)))
     assert on["no-new-privileges"] is True
-    assert on["insecure-registries"] == ["10.213.7.11:5000"]
+    # the cluster's registry has TLS with the cluster's CA (roles/registry)
+    assert on["insecure-registries"] == []
     assert on["log-opts"] == {"max-size": "20m", "max-file": "3"}
     off = json.loads(render("daemon.json.j2", **defaults()))
     assert "no-new-privileges" not in off
