@@ -4,6 +4,7 @@ each access level, checked from inside real servers."""
 from __future__ import annotations
 
 import json
+import subprocess
 
 from tests.cluster import jupyter_ui, trial
 from tests.cluster.trial import on_host
@@ -41,18 +42,26 @@ def test_environment_folder_is_seeded_once_and_never_overwritten(first_deploy, n
     restart(page, "ann", environment="course")
     assert on_host("hub", "tail -n1 /home/ann/course/welcome.md") == "my notes"
 
-    # a new version of the image, under the same tag, as a site's update would be
+    # a new version of the image, as a site's update deploys it: a new digest in the
+    # hub's settings (a push under the old tag changes nothing: test_registry.py)
     ref = course_image_ref()
-    old_id = on_host("hub", f"docker image inspect -f '{{{{.Id}}}}' {ref}")
+    repo = ref.split("@")[0]  # by digest; by tag in older settings:
+    if ":" in repo.rsplit("/", 1)[-1]:
+        repo = repo.rsplit(":", 1)[0]
+    settings_before = on_host("hub", "cat /etc/swarmhub/hub.json")
+    on_host("hub", "cp -p /etc/swarmhub/hub.json /root/hub.json.before-data-test")
     try:
-        on_host(
+        new_ref = on_host(
             "hub",
             "set -e; d=$(mktemp -d); cd $d; "
             f"printf 'FROM {ref}\\nRUN echo v2 > /home/jovyan/welcome.md "
             "&& echo new > /home/jovyan/added.md\\n' > Dockerfile; "
-            f"docker build -q -t {ref} . >/dev/null; docker push -q {ref} >/dev/null",
+            f"docker build -q -t {repo}:data-test-v2 . >/dev/null; "
+            f"docker push -q {repo}:data-test-v2 >/dev/null; "
+            f"docker image inspect -f '{{{{index .RepoDigests 0}}}}' {repo}:data-test-v2",
             timeout=300,
         )
+        set_hub_settings(settings_before.replace(ref, new_ref))
         restart(page, "ann", environment="course")
         # the server runs the new image, and the folder is as ann left it
         assert trial.exec_in_server("ann", "cat /home/jovyan/welcome.md").stdout.strip() == "v2"
@@ -60,8 +69,30 @@ def test_environment_folder_is_seeded_once_and_never_overwritten(first_deploy, n
         assert on_host("hub", "test -e /home/ann/course/added.md", check=False) == ""
         assert "added.md" not in on_host("hub", "ls /home/ann/course")
     finally:
-        on_host("hub", f"docker tag {old_id} {ref} && docker push -q {ref} >/dev/null", timeout=300)
         jupyter_ui.stop_server(page, "ann")
+        # byte for byte as the deploy wrote it (the next deploy must change nothing)
+        on_host("hub", "cat /root/hub.json.before-data-test > /etc/swarmhub/hub.json")
+        set_hub_settings(None)
+
+
+def set_hub_settings(text: str | None) -> None:
+    """Rewrite the hub's settings in place (the hub container mounts that one file,
+    so its inode must stay; None: as they are) and restart the hub, as a deploy would."""
+    if text is not None:
+        subprocess.run(
+            ["docker", "exec", "-i", "hub", "sh", "-c", "cat > /etc/swarmhub/hub.json"],
+            input=text + "\n",
+            text=True,
+            check=True,
+            timeout=60,
+        )
+    on_host("hub", "docker restart jupyterhub >/dev/null")
+    on_host(
+        "hub",
+        "for i in $(seq 120); do curl -fsS -o /dev/null "
+        "http://$(hostname -i | cut -d' ' -f1):8000/hub/health && exit 0; sleep 1; done; exit 1",
+        timeout=180,
+    )
 
 
 def shares_seen(name):

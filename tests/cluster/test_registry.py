@@ -125,22 +125,22 @@ def test_servers_run_their_image_by_digest_and_a_push_does_not_replace_it(first_
     on_host("hub", f"docker tag swarmhub/base:bookworm {tag} && docker push {tag}")
     try:
         page = new_page()
-        jupyter_ui.log_in_to_hub(page, "rena@example.org")
-        if not jupyter_ui.server_state(page, "rena"):
-            jupyter_ui.start_server(page, "rena")
+        jupyter_ui.log_in_to_hub(page, "dora@example.org")
+        if not jupyter_ui.server_state(page, "dora"):
+            jupyter_ui.start_server(page, "dora")
         spec_image = on_host(
             "hub",
-            "docker service inspect -f '{{.Spec.TaskTemplate.ContainerSpec.Image}}' jupyter-rena",
+            "docker service inspect -f '{{.Spec.TaskTemplate.ContainerSpec.Image}}' jupyter-dora",
         )
         assert BY_DIGEST.match(spec_image), spec_image
         assert spec_image == digest_ref
-        task = trial.running_task("jupyter-rena")
+        task = trial.running_task("jupyter-dora")
         container = on_host(
             task["Node"],
-            "docker ps -q --filter label=com.docker.swarm.service.name=jupyter-rena",
+            "docker ps -q --filter label=com.docker.swarm.service.name=jupyter-dora",
         )
         assert on_host(task["Node"], f"docker inspect -f '{{{{.Image}}}}' {container}") == image_id
-        jupyter_ui.stop_server(page, "rena")
+        jupyter_ui.stop_server(page, "dora")
     finally:
         # the tag back on the real image, in the registry too
         on_host("hub", f"docker tag {image_id} {tag} && docker push {tag}")
@@ -150,18 +150,18 @@ def test_servers_run_their_image_by_digest_and_a_push_does_not_replace_it(first_
 def test_no_registry_password_in_containers_or_processes(first_deploy, new_page):
     secrets = passwords()
     page = new_page()
-    jupyter_ui.log_in_to_hub(page, "rena@example.org")
-    if not jupyter_ui.server_state(page, "rena"):
-        jupyter_ui.start_server(page, "rena")
-    task = trial.running_task("jupyter-rena")
+    jupyter_ui.log_in_to_hub(page, "dora@example.org")
+    if not jupyter_ui.server_state(page, "dora"):
+        jupyter_ui.start_server(page, "dora")
+    task = trial.running_task("jupyter-dora")
     node = task["Node"]
     container = on_host(
-        node, "docker ps -q --filter label=com.docker.swarm.service.name=jupyter-rena"
+        node, "docker ps -q --filter label=com.docker.swarm.service.name=jupyter-dora"
     )
     seen = {
         "server's docker inspect": on_host(node, f"docker inspect {container}"),
-        "server's service": on_host("hub", "docker service inspect jupyter-rena"),
-        "server's environment": trial.exec_in_server("rena", "env").stdout,
+        "server's service": on_host("hub", "docker service inspect jupyter-dora"),
+        "server's environment": trial.exec_in_server("dora", "env").stdout,
         "hub's containers": on_host(
             "hub",
             "docker inspect jupyterhub swarmhub-culler swarmhub-stats swarmhub-backup",
@@ -180,4 +180,4 @@ def test_no_registry_password_in_containers_or_processes(first_deploy, new_page)
     )
     # a user's server cannot read the node's login
     assert "600" == on_host(node, "stat -c %a /root/.docker/config.json")
-    jupyter_ui.stop_server(page, "rena")
+    jupyter_ui.stop_server(page, "dora")

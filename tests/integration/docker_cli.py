@@ -5,7 +5,9 @@ what a test made: each test cleans up its own containers and images.
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -31,11 +33,53 @@ def sh(container: str, command: str, check: bool = True) -> str:
 
 
 def ensure_base_image() -> str:
-    """BASE_IMAGE on this machine's engine (built when missing). Fails the test, saying how
-    to start one, when there is no Docker engine."""
+    """BASE_IMAGE on this machine's engine (built when missing; the engine installed
+    and started when there is none, as script/cluster does)."""
     if docker("info", check=False).returncode != 0:
-        pytest.fail(
-            "no Docker engine: start it (source script/lib/common.sh; ensure_docker_engine)"
+        started = subprocess.run(
+            ["bash", "-c", "source script/lib/common.sh; ensure_docker_engine"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=600,
         )
+        if started.returncode != 0:
+            pytest.fail(f"no Docker engine, and it did not start:\n{started.stderr}")
     subprocess.run([str(ROOT / "images/base/build-base-image"), BASE_IMAGE], check=True)
     return BASE_IMAGE
+
+
+# Where pip in an image build finds the CA of a TLS-inspecting proxy (as the trial
+# inventory's images_extra_ca_file); none on machines without one.
+SYSTEM_CA = Path("/etc/ssl/certs/ca-certificates.crt")
+_built: dict[str, str] = {}
+
+
+def ensure_hub_image() -> str:
+    """The hub image of this checkout, built on this machine's engine when missing.
+
+    Tagged by a hash of its build context (as the images role tags it), so a second
+    run, or a second test, reuses it, and a changed checkout gets its own. Never
+    removed by a test: others in the same run may use it.
+    """
+    if "jupyterhub" in _built:
+        return _built["jupyterhub"]
+    base = ensure_base_image()
+    with tempfile.TemporaryDirectory(prefix="swarmhub-hub-image-") as out:
+        extra_ca = ["--extra-ca", str(SYSTEM_CA)] if SYSTEM_CA.is_file() else []
+        subprocess.run(
+            [str(ROOT / "script/lib/build-images"), out, *extra_ca],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+        context = Path(out) / "jupyterhub"
+        digest = hashlib.sha256()
+        for path in sorted(p for p in context.rglob("*") if p.is_file()):
+            digest.update(str(path.relative_to(context)).encode() + b"\0" + path.read_bytes())
+        image = f"swarmhub/jupyterhub:test-{digest.hexdigest()[:12]}"
+        if docker("image", "inspect", image, check=False).returncode != 0:
+            build = docker("build", "-q", "--build-arg", f"BASE={base}", "-t", image, str(context))
+            assert build.returncode == 0, build.stderr
+    _built["jupyterhub"] = image
+    return image

@@ -27,17 +27,15 @@ from tests.integration.ansible_run import (
     site_inventory,
     write_inventory,
 )
-from tests.integration.docker_cli import docker
+from tests.integration.docker_cli import docker, ensure_hub_image
 
 ROOT = Path(__file__).resolve().parents[2]
-HUB_IMAGE = "swarmhub/jupyterhub:dev"
 STARTUP_TIMEOUT_SECONDS = 120
 
 
 class Hub:
     def __init__(self, tmp_path: Path) -> None:
-        if docker("image", "inspect", HUB_IMAGE, check=False).returncode != 0:
-            pytest.fail(f"no {HUB_IMAGE} image: build it first (./script/deploy builds it)")
+        hub_image = ensure_hub_image()  # this checkout's, built when missing
         self.name = f"swarmhub-adminstest-{uuid.uuid4().hex[:8]}"
         self.port = free_port()
         self.data_dir = tmp_path / "srv-jupyterhub"
@@ -90,7 +88,7 @@ class Hub:
             # this checkout's hub code, not the image's
             "-v",
             f"{ROOT / 'services/swarmhub'}:{site_packages}:ro",
-            HUB_IMAGE,
+            hub_image,
         )
         self.url = f"http://127.0.0.1:{self.port}/hub"
 
