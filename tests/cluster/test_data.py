@@ -61,6 +61,8 @@ def test_environment_folder_is_seeded_once_and_never_overwritten(first_deploy, n
             f"docker image inspect -f '{{{{index .RepoDigests 0}}}}' {repo}:data-test-v2",
             timeout=300,
         )
+        for node in trial.NODES:  # as the images role pre-pulls (nodes never pull alone)
+            on_host(node, f"docker pull -q {new_ref} >/dev/null", timeout=300)
         set_hub_settings(settings_before.replace(ref, new_ref))
         restart(page, "ann", environment="course")
         # the server runs the new image, and the folder is as ann left it
