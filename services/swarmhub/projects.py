@@ -85,6 +85,8 @@ def _projects(
         else:
             fd = safefs.open_child(home_fd, PROJECTS_FOLDER)
     except FileNotFoundError:
+        if create:
+            raise  # the home went away meanwhile: _home says so
         fd = None
     except safefs.Blocked:
         raise ProjectError(
