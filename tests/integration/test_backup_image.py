@@ -65,6 +65,8 @@ def deploy(tmp: Path, image: str) -> subprocess.CompletedProcess:
                         "backup_dir": str(tmp / "srv-backup"),
                         "backup_source_dir": str(tmp / "home"),
                         "backup_container_name": NAME,
+                        # what the restuser role keeps on a hub host: passwd and group
+                        "swarmhub_accounts_dir": str(accounts_copy(tmp)),
                     },
                     "roles": ["backup"],
                 }
@@ -75,6 +77,15 @@ def deploy(tmp: Path, image: str) -> subprocess.CompletedProcess:
         str(ROOT / ".venv" / "bin" / "ansible-playbook"), "-i", "localhost,", str(playbook),
         cwd=ROOT, env={**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg")},
     )  # fmt: skip
+
+
+def accounts_copy(tmp: Path) -> Path:
+    """This machine's passwd and group, copied as the restuser role copies the hub's."""
+    folder = tmp / "accounts"
+    folder.mkdir(exist_ok=True)
+    for name in ("passwd", "group"):
+        shutil.copyfile(f"/etc/{name}", folder / name)
+    return folder
 
 
 def changed(result: subprocess.CompletedProcess) -> int:
