@@ -32,19 +32,26 @@ def sh(container: str, command: str, check: bool = True) -> str:
     return result.stdout
 
 
+def ensure_docker_engine() -> None:
+    """A running engine on this machine: installed and started when there is none, as
+    script/cluster does; the test fails with dockerd's complaint when it cannot start."""
+    if docker("info", check=False).returncode == 0:
+        return
+    started = subprocess.run(
+        ["bash", "-c", "source script/lib/common.sh; ensure_docker_engine"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if started.returncode != 0:
+        pytest.fail(f"no Docker engine, and it did not start:\n{started.stderr[-2000:]}")
+
+
 def ensure_base_image() -> str:
     """BASE_IMAGE on this machine's engine (built when missing; the engine installed
     and started when there is none, as script/cluster does)."""
-    if docker("info", check=False).returncode != 0:
-        started = subprocess.run(
-            ["bash", "-c", "source script/lib/common.sh; ensure_docker_engine"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-        if started.returncode != 0:
-            pytest.fail(f"no Docker engine, and it did not start:\n{started.stderr}")
+    ensure_docker_engine()
     subprocess.run([str(ROOT / "images/base/build-base-image"), BASE_IMAGE], check=True)
     return BASE_IMAGE
 

@@ -27,6 +27,7 @@ import requests
 
 from tests.hub_process import HubProcess, require_proxy
 from tests.integration.ansible_run import ansible_playbook, recap
+from tests.integration.docker_cli import ensure_docker_engine
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
@@ -81,18 +82,6 @@ def wait_for(what: str, probe, timeout: float = 90) -> None:
     pytest.fail(f"timed out waiting for {what}")
 
 
-def docker_engine() -> None:
-    result = subprocess.run(
-        ["bash", "-c", "source script/lib/common.sh; ensure_docker_engine"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    if result.returncode != 0:
-        pytest.fail(f"no Docker engine: {result.stderr[-2000:]}")
-
-
 def build_hub_image(workdir: Path) -> None:
     sh(str(ROOT / "images/base/build-base-image"), BASE_IMAGE, timeout=600)
     sh(
@@ -130,7 +119,7 @@ class Deployment:
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
     require_proxy()  # before the image build, which takes minutes
-    docker_engine()
+    ensure_docker_engine()
     workdir = tmp_path_factory.mktemp("stats-role")
     build_hub_image(workdir)
     sh("docker", "network", "rm", NETWORK, check=False)

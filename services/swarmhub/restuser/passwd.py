@@ -54,17 +54,7 @@ def _entries(path: Path) -> list[list[str]]:
 
 
 def _find_entry(path: Path, name: str) -> list[str] | None:
-    try:
-        text = path.read_text(encoding="utf-8", errors="surrogateescape")
-    except OSError as e:
-        raise RestuserError(
-            500, "cannot-read-accounts", f"cannot read {path} ({e.strerror})"
-        ) from None
-    for line in text.splitlines():
-        fields = line.split(":")
-        if fields[0] == name:
-            return fields
-    return None
+    return next((fields for fields in _entries(path) if fields[0] == name), None)
 
 
 def _malformed(path: Path, name: str, why: str) -> RestuserError:
