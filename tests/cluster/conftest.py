@@ -159,6 +159,12 @@ def pytest_runtest_makereport(item, call):
         report.sections.append(("trial cluster diagnostics", trial.diagnostics()))
 
 
+def pytest_sessionfinish(session, exitstatus):
+    """A failed or interrupted run keeps the hosts' logs (test-artifacts/hosts/)."""
+    if exitstatus != 0 and trial.hosts_exist():
+        trial.save_host_logs(trial.ARTIFACTS / "hosts")
+
+
 # Modules that change the whole cluster run last, in this order: an upgrade
 # (from a changed checkout), uninstall (keeping the data), then the quick
 # start deploys the trial anew.

@@ -55,7 +55,7 @@ class DeployResult:
         return set(re.findall(r"^TASK \[(\w+) : ", self.output, re.M))
 
 
-def deploy(*args: str, log_name: str, timeout: float = 2400) -> DeployResult:
+def deploy(*args: str, log_name: str, timeout: float = 1500) -> DeployResult:
     """./script/deploy ARGS; its output is kept in test-artifacts/LOG_NAME."""
     ARTIFACTS.mkdir(exist_ok=True)
     start = time.monotonic()
@@ -170,3 +170,21 @@ def diagnostics() -> str:
             ],
         )
     return "\n".join(parts)
+
+
+def save_host_logs(folder: Path) -> None:
+    """Each trial host's journal and the hub's container log, into FOLDER:
+    what a failed or stopped run leaves for someone to read."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "diagnostics.txt").write_text(diagnostics())
+    commands = {f"{host}-journal.log": [host, "journalctl", "--no-pager", "-n", "3000"]
+                for host in ("proxy", "hub", *NODES)}  # fmt: skip
+    commands["hub-jupyterhub.log"] = ["hub", "docker", "logs", "--tail", "3000", "jupyterhub"]
+    for name, args in commands.items():
+        proc = run(["docker", "exec", *args], timeout=60, check=False)
+        (folder / name).write_text(proc.stdout + proc.stderr)
+
+
+def hosts_exist() -> bool:
+    proc = run(["docker", "ps", "-q", "--filter", "label=swarmhub.trial=1"], 30, check=False)
+    return bool(proc.stdout.strip())
