@@ -60,10 +60,20 @@ def answers(url: str) -> bool:
         return False
 
 
+def default_image() -> str:
+    """The image of the environment a plain spawn request gets (the first)."""
+    environments = SETTINGS.get("environments") or []
+    if not environments:
+        sys.exit(
+            "bench: the hub's settings name no environment (swarmhub_environments)"
+        )
+    return environments[0]["image"]
+
+
 def bare_spawn(client, uid: str, gid: str, run: int) -> float:
     start = time.monotonic()
     service = client.services.create(
-        SETTINGS["image"],
+        default_image(),
         command=[
             "jupyter",
             "server",

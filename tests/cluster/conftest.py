@@ -38,6 +38,9 @@ def oauth_standin(trial_hosts):
     """Google's endpoints, stood in for on this machine's trial-network
     address: the browser and the hub container both reach it there."""
     client_secret = secrets.token_urlsafe(24)
+    # its request log goes to a file: a pipe nobody reads fills and blocks it
+    trial.ARTIFACTS.mkdir(exist_ok=True)
+    log = (trial.ARTIFACTS / "oauth-standin.log").open("w")
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -54,18 +57,21 @@ def oauth_standin(trial_hosts):
         ],
         cwd=trial.ROOT,
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=log,
         text=True,
     )
-    line = proc.stdout.readline()  # printed once listening
+    line = proc.stdout.readline()  # printed once listening; nothing else is
     if "listening on" not in line:
         proc.kill()
-        _, err = proc.communicate(timeout=10)
+        proc.wait(timeout=10)
+        log.close()
+        err = (trial.ARTIFACTS / "oauth-standin.log").read_text()
         raise AssertionError(f"OAuth stand-in did not start: {line!r}\n{err}")
     url = line.rsplit(" ", 1)[1].strip()
     yield {"url": url, "client_secret": client_secret}
     proc.terminate()
     proc.wait(timeout=10)
+    log.close()
 
 
 @pytest.fixture(scope="session")
@@ -129,8 +135,32 @@ def browser():
         browser.close()
 
 
+@pytest.fixture(scope="session")
+def spawn_smoke(first_deploy, browser):
+    """Two first logins (ann, then bob) right after the first deploy, before
+    any browser test: if servers do not start, every browser test would only
+    wait minutes to say so, so the run stops here. Returns each one's node."""
+    from tests.cluster import jupyter_ui
+
+    nodes, contexts = {}, []
+    try:
+        for name in ("ann", "bob"):
+            contexts.append(browser.new_context(ignore_https_errors=True))
+            page = contexts[-1].new_page()
+            jupyter_ui.log_in(page, f"{name}@example.org")
+            jupyter_ui.wait_for_lab(page, name)
+            task = trial.running_task(f"jupyter-{name}")
+            nodes[name] = task and task["Node"]
+    except Exception as error:  # noqa: BLE001 (any failure means the same: stop)
+        pytest.exit(f"spawning is broken after the first deploy: {error}", returncode=1)
+    finally:
+        for context in contexts:
+            context.close()
+    return nodes
+
+
 @pytest.fixture
-def new_page(browser, request):
+def new_page(browser, spawn_smoke, request):
     contexts = []
 
     def make():

@@ -43,8 +43,20 @@ def test_backup_delete_restore(first_deploy, new_page):
     assert on_host("hub", SUMS) == sums_before
     assert on_host("hub", TREE) == tree_before
 
-    # a restore never overwrites what exists
+    # a restore never overwrites what exists: the backup's copy goes beside it
     on_host("hub", "echo changed > /home/ann/work/notes.txt")
     again = trial.run(["./script/restore", "ann", "--path", "work"], timeout=600, check=False)
-    assert on_host("hub", "cat /home/ann/work/notes.txt") == "changed"
     assert again.returncode == 0, again.stdout + again.stderr
+    assert on_host("hub", "cat /home/ann/work/notes.txt") == "changed"
+    beside = on_host("hub", "find /home/ann/restored-* -path '*work/notes.txt' -exec cat {} +")
+    assert beside == "first"
+    on_host("hub", "rm -rf /home/ann/restored-*")
+
+    # unless asked: --force shows what it replaces, then restores in place
+    forced = trial.run(
+        ["./script/restore", "ann", "--path", "work", "--force", "--yes"], timeout=600
+    )
+    assert "notes.txt" in forced.stdout + forced.stderr
+    assert on_host("hub", "cat /home/ann/work/notes.txt") == "first"
+    assert on_host("hub", SUMS) == sums_before
+    assert on_host("hub", TREE) == tree_before

@@ -1,0 +1,37 @@
+"""Issue 9: every script/bench mode runs once, small, so none can rot. Their
+figures are printed for the log, never asserted (no timing threshold in a
+test); a bench that fails or prints no ratio fails here.
+
+script/bench spawn needs the trial cluster: tests/cluster/test_bench.py."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def bench(*args: str) -> str:
+    proc = subprocess.run(
+        ["./script/bench", *args], cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, f"script/bench {' '.join(args)} failed:\n{output[-4000:]}"
+    print(f"\nscript/bench {' '.join(args)}:\n{proc.stdout}")
+    return proc.stdout
+
+
+RATIO = r"\d+\.\d+x"
+
+
+def test_backup_bench_runs_small(tmp_path):
+    out = bench("backup", "--size-mb", "2", "--files", "40", "--workdir", str(tmp_path))
+    for step in ("full", "incremental", "restore"):
+        assert re.search(rf"{step}.*{RATIO}", out), f"no {step} ratio in:\n{out}"
+
+
+def test_stats_bench_runs_small():
+    out = bench("stats", "-n", "1", "--users", "3", "--servers", "1")
+    assert re.search(rf"poll ratio .*{RATIO}", out), out
