@@ -1,7 +1,7 @@
 """The quick start: ./script/deploy with no inventory prints a login that works.
 
-Runs last in the cluster tier: it puts the trial cluster back on its own
-login (the tests before it use the Google stand-in)."""
+Runs first in the cluster tier, on the quick start's own deploy from nothing;
+the tests after it switch the trial to the Google stand-in."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from playwright.sync_api import expect
 from tests.cluster import jupyter_ui, trial
 
 
-def test_trial_deploy_prints_a_login_that_works(first_deploy, new_page):
-    result = trial.deploy(log_name="deploy-trial-login.log")
+def test_trial_deploy_prints_a_login_that_works(quick_start, plain_page):
+    result, new_page = quick_start, plain_page
     assert "JupyterHub is up:  https://localhost:8443/" in result.output
     printed = re.search(r"Log in as bob with password:\s+(\S+)", result.output)
     assert printed, "./script/deploy did not print bob's password"

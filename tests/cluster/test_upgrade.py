@@ -1,4 +1,4 @@
-"""Issue 4: an upgrade (a new hub image from changed pins) backs up the hub's
+"""Issue 4: an upgrade (a new hub image) backs up the hub's
 database first, and a user's running server keeps running through it."""
 
 from __future__ import annotations
@@ -23,14 +23,15 @@ def test_upgrade_keeps_servers_running_and_backs_up_the_db(
     hub_image_before = on_host("hub", "docker inspect -f '{{.Config.Image}}' jupyterhub")
     backups_before = on_host("hub", f"ls {BACKUPS} 2>/dev/null || true").split()
 
-    # a checkout whose hub pins changed, as an operator's upgrade would be
+    # a checkout whose hub image changed, as an operator's upgrade would be
+    # (its last layer, the hub's config file: a new image without minutes of pip)
     checkout = tmp_path / "checkout"
     subprocess.run(["git", "clone", "-q", str(trial.ROOT), str(checkout)], check=True)
     (checkout / ".venv").symlink_to(trial.ROOT / ".venv")
     secrets = trial.ROOT / "inventory/local/group_vars/all/secrets.yml"
     shutil.copy2(secrets, checkout / secrets.relative_to(trial.ROOT))
-    requirements = checkout / "images/jupyterhub/requirements.txt"
-    requirements.write_text(requirements.read_text() + "# upgrade test: pins changed\n")
+    config = checkout / "images/jupyterhub/jupyterhub_config.py"
+    config.write_text(config.read_text() + "# upgrade test: a new hub image\n")
     upgraded = trial.run(
         ["./script/deploy", "-e", deploy_vars], timeout=1800, check=False, cwd=checkout
     )

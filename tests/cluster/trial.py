@@ -68,6 +68,12 @@ def deploy(*args: str, log_name: str, timeout: float = 1500) -> DeployResult:
     return DeployResult(seconds, output)
 
 
+def record_timing(name: str, seconds: float) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    with (ARTIFACTS / "timings.txt").open("a") as timings:
+        timings.write(f"{name} {seconds:.1f}\n")
+
+
 def service_tasks(service: str) -> list[dict]:
     out = on_host(
         "hub", f"docker service ps --no-trunc --format '{{{{json .}}}}' {service}", check=False

@@ -15,6 +15,7 @@ import stat
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -157,11 +158,17 @@ def manifest(root: Path, skip: tuple[str, ...] = (".cache",)) -> dict[str, tuple
 
 
 @pytest.fixture
-def site(tmp_path: Path, duplicity_bin: str) -> Site:
+def site(tmp_path: Path, duplicity_bin: str) -> Iterator[Site]:
     s = Site(tmp_path, duplicity_bin)
     make_home(s.home, "ann", ANN, 1)
     make_home(s.home, "bob", BOB, 2)
-    return s
+    yield s
+    # gpg starts an agent per GNUPGHOME, which outlives the test otherwise
+    subprocess.run(
+        ["gpgconf", "--homedir", str(s.state / "gnupg"), "--kill", "gpg-agent"],
+        capture_output=True,
+        timeout=30,
+    )
 
 
 def test_a_deleted_home_comes_back_byte_identical_with_owners_and_modes(site: Site):
