@@ -42,3 +42,27 @@ def test_the_hub_sees_passwd_and_group_only_and_kept_current(first_deploy):
     finally:
         on_host("hub", "userdel isolation-probe")
     assert "shadow" not in on_host("hub", "docker exec jupyterhub ls /etc/swarmhub/host")
+
+
+SIDECARS = {  # container: (its account on the hub host, its token there)
+    "swarmhub-culler": ("swarmhub-culler", "/srv/jupyterhub/secrets/service-idle-culler.token"),
+    "swarmhub-stats": ("swarmhub-stats", "/srv/jupyterhub/secrets/service-stats.token"),
+}
+
+
+def test_sidecars_run_as_their_own_accounts_and_only_they_read_their_tokens(first_deploy):
+    for container, (account, token) in SIDECARS.items():
+        uid = on_host("hub", f"id -u {account}")
+        status = on_host("hub", f"docker exec {container} cat /proc/1/status")
+        fields = dict(line.split(":", 1) for line in status.splitlines())
+        assert fields["Uid"].split()[0] == uid != "0", f"{container} runs as {fields['Uid']}"
+        assert fields["CapEff"].strip() == "0000000000000000", container
+        assert fields["NoNewPrivs"].strip() == "1", container
+        assert on_host("hub", f"stat -c '%U %a' {token}") == f"{account} 400"
+    # one sidecar cannot read the other's token, even were it mounted
+    assert on_host("hub", f"id -u {SIDECARS['swarmhub-culler'][0]}") != on_host(
+        "hub", f"id -u {SIDECARS['swarmhub-stats'][0]}"
+    )
+    assert on_host("hub", "stat -c '%U %a' /srv/stats/db") == "swarmhub-stats 700"
+    owners = on_host("hub", "find /srv/stats/db -printf '%u\\n' | sort -u")
+    assert owners == "swarmhub-stats", f"files of the database owned by {owners}"

@@ -14,6 +14,7 @@ The second run must change nothing. Everything the test made is removed at the e
 from __future__ import annotations
 
 import json
+import pwd
 import secrets
 import subprocess
 import sys
@@ -27,13 +28,11 @@ import requests
 
 from tests.hub_process import HubProcess, require_proxy
 from tests.integration.ansible_run import ansible_playbook, recap
-from tests.integration.docker_cli import ensure_docker_engine
+from tests.integration.docker_cli import ensure_hub_image
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 PREFIX = "swarmhub-statstest"
-BASE_IMAGE = f"{PREFIX}/base:bookworm"
-HUB_IMAGE = f"{PREFIX}/jupyterhub:test"
 NETWORK = f"{PREFIX}-net"
 CONTAINER = f"{PREFIX}-stats"
 SCOPES = ["list:users", "read:users:name", "read:users:activity", "read:servers",
@@ -82,20 +81,6 @@ def wait_for(what: str, probe, timeout: float = 90) -> None:
     pytest.fail(f"timed out waiting for {what}")
 
 
-def build_hub_image(workdir: Path) -> None:
-    sh(str(ROOT / "images/base/build-base-image"), BASE_IMAGE, timeout=600)
-    sh(
-        str(ROOT / "script/lib/build-images"),
-        str(workdir / "contexts"),
-        "--extra-ca",
-        "/etc/ssl/certs/ca-certificates.crt",
-    )
-    sh(
-        "docker", "build", "-q", "--build-arg", f"BASE={BASE_IMAGE}", "-t", HUB_IMAGE,
-        str(workdir / "contexts" / "jupyterhub"), timeout=1800,
-    )  # fmt: skip
-
-
 @dataclass
 class Deployment:
     workdir: Path
@@ -119,9 +104,8 @@ class Deployment:
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
     require_proxy()  # before the image build, which takes minutes
-    ensure_docker_engine()
+    hub_image = ensure_hub_image()  # shared with the other tests: never removed here
     workdir = tmp_path_factory.mktemp("stats-role")
-    build_hub_image(workdir)
     sh("docker", "network", "rm", NETWORK, check=False)
     # a subnet of its own, as the deployment's network has (fixed addresses need one);
     # the next candidate when another network of this engine has it
@@ -149,7 +133,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
             workdir=workdir,
             hub_url=hub.url,
             extra_vars={
-                "images_ref": {"jupyterhub": HUB_IMAGE},
+                "images_ref": {"jupyterhub": hub_image},
                 "jupyterhub_network": NETWORK,
                 "jupyterhub_hub_ip": gateway,
                 "swarmhub_hub_address": "127.0.0.1",
@@ -160,6 +144,8 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
                 "stats_db_dir": str(workdir / "stats-db"),
                 "stats_backup_state_dir": str(workdir / "backup-state"),
                 "stats_token_file": str(token_file),
+                # an account this machine has: the test makes none on it
+                "stats_account": "nobody",
                 "ansible_python_interpreter": str(VENV_BIN / "python"),
             },
         )
@@ -167,7 +153,6 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
         sh("docker", "rm", "-f", CONTAINER, check=False)
         sh("docker", "network", "rm", NETWORK, check=False)
         hub.stop()
-        sh("docker", "image", "rm", HUB_IMAGE, BASE_IMAGE, check=False)
 
 
 @pytest.fixture(scope="module")
@@ -210,6 +195,21 @@ def test_sidecar_polls_the_hub_with_the_token_it_was_given(
     assert token not in inspected
     mounts = {m["Destination"]: m for m in json.loads(inspected)[0]["Mounts"]}
     assert mounts["/run/secrets/hub-token"]["RW"] is False
+
+
+def test_sidecar_runs_as_its_account_with_no_capabilities(
+    deployment: Deployment, first_run: subprocess.CompletedProcess
+) -> None:
+    nobody = pwd.getpwnam("nobody")
+    status = sh("docker", "exec", CONTAINER, "cat", "/proc/1/status").stdout
+    fields = dict(line.split(":", 1) for line in status.splitlines())
+    assert fields["Uid"].split()[0] == str(nobody.pw_uid)
+    assert fields["CapEff"].strip() == "0000000000000000"
+    assert fields["NoNewPrivs"].strip() == "1"
+    # its token and database are its account's alone
+    token = (deployment.workdir / "secrets" / "service-stats.token").stat()
+    assert (token.st_uid, oct(token.st_mode & 0o777)) == (nobody.pw_uid, "0o400")
+    assert (deployment.workdir / "stats-db").stat().st_uid == nobody.pw_uid
 
 
 def test_sidecar_mounts_backup_state_read_only(
