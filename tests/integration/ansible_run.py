@@ -35,6 +35,9 @@ def ansible_playbook(
             "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
             "ANSIBLE_ROLES_PATH": str(ROOT / "roles"),
             "ANSIBLE_NOCOLOR": "1",
+            # one `docker exec` per task instead of three (ansible.cfg turns it on
+            # for ssh, the trial's and a site's connection, only)
+            "ANSIBLE_PIPELINING": "1",
             **(env or {}),
         },
     )
