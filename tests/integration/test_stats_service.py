@@ -242,6 +242,8 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
         "JUPYTERHUB_PUBLIC_URL": url + "/",
         "SWARMHUB_STATS_DB": str(db),
         "SWARMHUB_STATS_BACKUP_STATUS": str(status),
+        # a removed instructor is refused within 5 s, not the default 60 s
+        "SWARMHUB_STATS_ACCESS_RECHECK_SECONDS": "5",
     }
     ops = requests.Session()
     ops.headers["Authorization"] = f"token {ops_token}"
@@ -464,7 +466,7 @@ def test_access_taken_away_closes_a_page_already_open(browser: Any, sampled: Set
         assert reply.status_code == 200, reply.text
 
         # the hub drops the scope from carl's token at once; the page asks again when
-        # its cache of carl (60 s) runs out
+        # its cache of carl (5 s here) runs out
         def refused() -> bool:
             return context.request.get(f"{sampled.url}/services/stats/").status == 403
 

@@ -10,6 +10,7 @@ Routes, all under the prefix (/services/stats/):
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 import shutil
 import tempfile
@@ -80,7 +81,10 @@ def hub_oauth() -> HubLogin:
     JUPYTERHUB_SERVICE_PREFIX, JUPYTERHUB_OAUTH_CALLBACK_URL, JUPYTERHUB_BASE_URL)."""
     from jupyterhub.services.auth import HubOAuth
 
-    return HubOAuth(cache_max_age=60)  # type: ignore[return-value]
+    # how long a page already open keeps a login before asking the hub again,
+    # so an instructor taken off the list loses the page within this time
+    recheck = int(os.environ.get("SWARMHUB_STATS_ACCESS_RECHECK_SECONDS", "60"))
+    return HubOAuth(cache_max_age=recheck)  # type: ignore[return-value]
 
 
 def create_app(settings: WebSettings, engine: Engine, auth: HubLogin | None = None) -> Flask:
