@@ -8,6 +8,7 @@ so "on the hub host" means `docker exec hub ...`.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import time
@@ -22,9 +23,13 @@ NODES = ("node1", "node2")
 
 
 def run(
-    args: list[str], timeout: float = 600, check: bool = True, cwd: Path = ROOT
+    args: list[str],
+    timeout: float = 600,
+    check: bool = True,
+    cwd: Path = ROOT,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess:
-    proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout, cwd=cwd)
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout, cwd=cwd, env=env)
     if check and proc.returncode != 0:
         raise AssertionError(
             f"{' '.join(args)} exited {proc.returncode}\n"
@@ -59,7 +64,9 @@ def deploy(*args: str, log_name: str, timeout: float = 1500) -> DeployResult:
     """./script/deploy ARGS; its output is kept in test-artifacts/LOG_NAME."""
     ARTIFACTS.mkdir(exist_ok=True)
     start = time.monotonic()
-    proc = run(["./script/deploy", *args], timeout=timeout, check=False)
+    # each task's time, and the slowest at the end, in the kept log
+    env = {**os.environ, "ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.profile_tasks"}
+    proc = run(["./script/deploy", *args], timeout=timeout, check=False, env=env)
     seconds = time.monotonic() - start
     output = proc.stdout + proc.stderr
     (ARTIFACTS / log_name).write_text(output)
