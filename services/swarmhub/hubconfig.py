@@ -44,6 +44,7 @@ _MISSING = object()
 SETTINGS_KEYS = frozenset(
     {
         "public_url",
+        "user_subdomains",
         "hub_connect_host",
         "network",
         "environments",
@@ -191,6 +192,12 @@ def configure_hub(c: Any, settings: Mapping[str, Any]) -> None:
     if public_url:
         # links and redirects the hub makes point where browsers come in (nginx)
         c.JupyterHub.public_url = public_url.rstrip("/") + "/"
+    if _get(settings, "user_subdomains", bool, default=False):
+        # each user's servers on USER.HOST, each service on NAME--service.HOST:
+        # a page one of them serves cannot read the hub's or another's (same-origin)
+        if not public_url:
+            raise ValueError(f"hub settings: user_subdomains needs public_url; {FIX_HINT}")
+        c.JupyterHub.subdomain_host = public_url.rstrip("/")
     c.JupyterHub.hub_ip = "0.0.0.0"
     c.JupyterHub.hub_port = HUB_API_PORT
     c.JupyterHub.hub_connect_ip = _get(settings, "hub_connect_host", str)

@@ -13,6 +13,30 @@ from playwright.sync_api import Page, expect
 from tests.cluster.trial import PUBLIC_URL
 
 SPAWN_TIMEOUT_MS = 240_000
+# The trial serves each user's servers and each service from a host of its own
+# (swarmhub_user_subdomains): Chromium resolves every *.localhost to loopback.
+TRIAL_PORT = 8443
+
+
+def user_url(username: str, path: str = "") -> str:
+    return f"https://{username}.localhost:{TRIAL_PORT}/user/{username}/{path}"
+
+
+def service_url(name: str, path: str = "") -> str:
+    return f"https://{name}--service.localhost:{TRIAL_PORT}/services/{name}/{path}"
+
+
+def fetch_in_page(page: Page, path: str) -> dict:
+    """GET `path` from the page's own origin, as the page's scripts would (with
+    its cookies): {"status", "body"}. Runs in Chromium, which resolves the
+    trial's *.localhost hosts (the test process does not)."""
+    return page.evaluate(
+        """async path => {
+            const reply = await fetch(path, {credentials: "same-origin"});
+            return {status: reply.status, body: await reply.text()};
+        }""",
+        path,
+    )
 
 
 def log_in(page: Page, email: str) -> None:
@@ -44,7 +68,7 @@ def wait_for_lab(page: Page, username: str, environment: str | None = None) -> N
 
 def run_in_new_notebook(page: Page, username: str, code: str, expected_output: str) -> None:
     # a fresh layout: JupyterLab would reopen (and ask kernels for) earlier notebooks
-    page.goto(f"{PUBLIC_URL}/user/{username}/lab?reset")
+    page.goto(user_url(username, "lab?reset"))
     page.locator('.jp-LauncherCard[data-category="Notebook"]').first.click()
     # the kernel is up once the status bar says so; typing earlier can be lost
     expect(page.get_by_text(re.compile(r"\| Idle"))).to_be_visible(timeout=120_000)

@@ -37,8 +37,8 @@ def test_idle_server_is_culled_and_busy_one_is_not(first_deploy, deploy_vars, ne
         deadline = time.monotonic() + TIMEOUT_S + 4 * EVERY_S + 2 * ACTIVITY_INTERVAL_S + 60
         culled_at = None
         while time.monotonic() < deadline:
-            work = busy.request.get(f"{trial.PUBLIC_URL}/user/ann/api/contents")
-            assert work.ok, f"ann's server refused her work: {work.status}"
+            work = jupyter_ui.fetch_in_page(busy, "/user/ann/api/contents")
+            assert work["status"] == 200, f"ann's server refused her work: {work['status']}"
             if culled_at is None and not jupyter_ui.server_state(pages["cara"], "cara"):
                 culled_at = time.monotonic()
             if culled_at is not None and time.monotonic() - culled_at > 2 * EVERY_S:

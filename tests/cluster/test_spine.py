@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from tests.cluster import jupyter_ui, trial
 from tests.cluster.trial import NODES, on_host
 
@@ -41,9 +43,9 @@ def test_file_survives_stop_and_start(first_deploy, new_page):
         # the new server logs the browser in again (OAuth with the hub), as on a reload
         page.goto(f"{trial.PUBLIC_URL}/user/ann/lab")
         jupyter_ui.wait_for_lab(page, "ann")
-        reply = page.request.get(f"{trial.PUBLIC_URL}/user/ann/api/contents/hello.txt")
-        assert reply.ok, f"contents API: {reply.status}"
-        assert reply.json()["content"].strip() == expected
+        reply = jupyter_ui.fetch_in_page(page, "/user/ann/api/contents/hello.txt")
+        assert reply["status"] == 200, f"contents API: {reply['status']}"
+        assert json.loads(reply["body"])["content"].strip() == expected
 
 
 def test_two_servers_run_on_both_nodes(spawn_smoke):

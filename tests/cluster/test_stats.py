@@ -45,7 +45,7 @@ def test_samples_report_and_page(first_deploy, new_page):
     report = users_report()
     while int(report.get("bob", {}).get("active_polls", 0)) < 1:
         assert time.monotonic() < deadline, f"no active sample of bob: {report}"
-        assert page.request.get(f"{trial.PUBLIC_URL}/user/bob/api/contents").ok
+        assert jupyter_ui.fetch_in_page(page, "/user/bob/api/contents")["status"] == 200
         time.sleep(10)
         report = users_report()
 
@@ -66,17 +66,18 @@ def test_samples_report_and_page(first_deploy, new_page):
     assert never == idle and "bob" not in never
 
     # the page: bob is an instructor; charts render in the browser
-    page.goto(f"{trial.PUBLIC_URL}/services/stats/")
+    # (on its own host, stats--service.localhost: the hub's login reaches it by OAuth)
+    page.goto(jupyter_ui.service_url("stats"))
     expect(page.locator("svg").first).to_be_visible(timeout=60_000)
     assert "bob" in page.content()
     page.screenshot(path=str(trial.ARTIFACTS / "stats-page-bob.png"), full_page=True)
-    download = page.request.get(f"{trial.PUBLIC_URL}/services/stats/activity.sqlite")
-    assert download.ok and download.body()[:16] == b"SQLite format 3\x00"
+    download = jupyter_ui.fetch_in_page(page, "/services/stats/activity.sqlite")
+    assert download["status"] == 200 and download["body"].startswith("SQLite format 3")
 
     # an ordinary user is refused
     other = new_page()
     jupyter_ui.log_in_to_hub(other, "cara@example.org")
-    refused = other.goto(f"{trial.PUBLIC_URL}/services/stats/")
+    refused = other.goto(jupyter_ui.service_url("stats"))
     assert refused.status == 403
     assert "bob" not in other.content()
     jupyter_ui.stop_server(page, "bob")

@@ -161,3 +161,24 @@ def test_the_secret_never_reaches_the_output(tmp_path):
     assert "Docker engine on every host" in output, "the validate play did not pass"
     assert "s3cret-from-the-vault" not in output
     assert "a-long-enough-passphrase" not in output
+
+
+def test_user_subdomains_without_a_wildcard_certificate_are_refused(tmp_path):
+    settings = dict(
+        swarmhub_allowed_users=[{"email": "ann.lee@gmail.com", "name": "ann"}],
+        swarmhub_public_url="https://hub.example.org",
+        swarmhub_user_subdomains=True,
+        proxy_tls_mode="letsencrypt",
+    )
+    output = assert_stopped_before_any_host(deploy(write_site(tmp_path, settings)))
+    assert "Let's Encrypt's HTTP challenge cannot issue one" in output
+
+
+def test_user_subdomains_of_an_address_are_refused(tmp_path):
+    settings = dict(
+        swarmhub_allowed_users=[{"email": "ann.lee@gmail.com", "name": "ann"}],
+        swarmhub_public_url="https://192.0.2.10",
+        swarmhub_user_subdomains=True,
+    )
+    output = assert_stopped_before_any_host(deploy(write_site(tmp_path, settings)))
+    assert "not an address: '192.0.2.10'" in output

@@ -158,6 +158,25 @@ def test_hub_listens_for_the_proxy_and_for_user_servers(settings):
     assert hub.authenticator_class is SwarmhubGoogleOAuthenticator
 
 
+def test_user_subdomains_put_servers_on_subdomains_of_the_public_host(settings):
+    settings["user_subdomains"] = True
+    hub = JupyterHub(config=configured(settings))
+    assert hub.subdomain_host == "https://localhost:8443"
+    assert hub.subdomain_hook("ann", "localhost", "user") == "ann.localhost"
+    assert hub.subdomain_hook("stats", "localhost", "service") == "stats--service.localhost"
+
+
+def test_user_subdomains_are_off_unless_asked_for(settings):
+    assert JupyterHub(config=configured(settings)).subdomain_host == ""
+
+
+def test_user_subdomains_without_a_public_url_are_refused(settings):
+    settings["user_subdomains"] = True
+    del settings["public_url"]
+    with pytest.raises(ValueError, match="user_subdomains needs public_url"):
+        configured(settings)
+
+
 def test_public_url_is_optional(settings):
     del settings["public_url"]
     assert JupyterHub(config=configured(settings)).public_url == ""
