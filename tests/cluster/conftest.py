@@ -89,7 +89,8 @@ def deploy_vars(oauth_standin, tmp_path_factory):
                 "jupyterhub_google_authorize_url": f"{url}/authorize",
                 "jupyterhub_google_token_url": f"{url}/token",
                 "jupyterhub_google_userdata_url": f"{url}/userinfo",
-                "swarmhub_allowed_users": ["ann", "bob", "cara", "dora"],
+                # eve's name is also an operator's account on the hub (test_accounts)
+                "swarmhub_allowed_users": ["ann", "bob", "cara", "dora", "eve"],
                 "swarmhub_admin_users": ["ann"],
                 "swarmhub_instructors": ["bob"],
                 # nobody made ahead: restuser makes each account at first login

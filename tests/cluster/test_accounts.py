@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+from playwright.sync_api import expect
+
 from tests.cluster import jupyter_ui, trial
 from tests.cluster.trial import on_host
 
@@ -56,3 +58,23 @@ def test_restuser_is_unreachable_from_a_users_server(first_deploy, new_page):
     # nor any other socket on the server's own filesystem, wherever it is mounted
     sockets = trial.exec_in_server("cara", "find / -xdev -type s 2>/dev/null", check=False)
     assert sockets.stdout.split() == [], sockets.stdout
+
+
+def test_an_operator_account_on_the_hub_is_not_adopted(first_deploy, new_page):
+    # an account an operator made by hand on the hub host, with a home of files:
+    # the hub must not hand it to whoever logs in with that name
+    on_host(
+        "hub",
+        "id eve >/dev/null 2>&1 || { useradd -m -s /bin/bash eve && "
+        "echo 'operator notes' > /home/eve/notes.txt && chown eve: /home/eve/notes.txt; }",
+    )
+    state = "getent passwd eve; id -nG eve; stat -c '%u %g %a' /home/eve; sha256sum /home/eve/*"
+    before = on_host("hub", state)
+
+    page = new_page()
+    jupyter_ui.log_in(page, "eve@example.org")
+    refusal = page.get_by_text("This hub cannot give you the account eve")
+    expect(refusal).to_be_visible(timeout=60_000)
+    assert "Nothing was created" in page.content()
+    assert on_host("hub", state) == before
+    assert trial.running_task("jupyter-eve") is None
