@@ -222,13 +222,15 @@ LAST_MODULES = ("test_upgrade.py", "test_uninstall.py")
 
 def pytest_collection_modifyitems(items):
     def rank(item):
+        # the other tiers keep their place (before this one); within this tier
+        # the first modules, the rest, then the last modules in order
         path = item.path
         if path.parent.name != "cluster":
             return 0
         if path.name in FIRST_MODULES:
-            return -1
+            return 1
         if path.name in LAST_MODULES:
-            return LAST_MODULES.index(path.name) + 1
-        return 0
+            return 3 + LAST_MODULES.index(path.name)
+        return 2
 
     items.sort(key=rank)  # stable: the others keep their order
