@@ -27,12 +27,15 @@ def service_url(name: str, path: str = "") -> str:
 
 
 def fetch_in_page(page: Page, path: str) -> dict:
-    """GET `path` from the page's own origin, as the page's scripts would (with
-    its cookies): {"status", "body"}. Runs in Chromium, which resolves the
-    trial's *.localhost hosts (the test process does not)."""
+    """GET `path` from the page's own origin, as JupyterLab's scripts do (its
+    cookies, and the _xsrf cookie's value in X-XSRFToken): {"status", "body"}.
+    Runs in Chromium, which resolves the trial's *.localhost hosts (the test
+    process does not)."""
     return page.evaluate(
         """async path => {
-            const reply = await fetch(path, {credentials: "same-origin"});
+            const xsrf = document.cookie.split("; ").find(c => c.startsWith("_xsrf="));
+            const headers = xsrf ? {"X-XSRFToken": decodeURIComponent(xsrf.slice(6))} : {};
+            const reply = await fetch(path, {credentials: "same-origin", headers});
             return {status: reply.status, body: await reply.text()};
         }""",
         path,

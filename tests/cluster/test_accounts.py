@@ -73,7 +73,7 @@ def test_an_operator_account_on_the_hub_is_not_adopted(first_deploy, new_page):
 
     page = new_page()
     jupyter_ui.log_in(page, "eve@example.org")
-    refusal = page.get_by_text("This hub cannot give you the account eve")
+    refusal = page.get_by_text("This hub cannot give you the account eve").first
     expect(refusal).to_be_visible(timeout=60_000)
     assert "Nothing was created" in page.content()
     assert on_host("hub", state) == before
