@@ -89,8 +89,9 @@ def deploy_vars(oauth_standin, tmp_path_factory):
                 "jupyterhub_google_authorize_url": f"{url}/authorize",
                 "jupyterhub_google_token_url": f"{url}/token",
                 "jupyterhub_google_userdata_url": f"{url}/userinfo",
-                # eve's name is also an operator's account on the hub (test_accounts)
-                "swarmhub_allowed_users": ["ann", "bob", "cara", "dora", "eve"],
+                # eve's name is also an operator's account on the hub, and both
+                # ada.lovelace@ and ada-lovelace@ make the name ada-lovelace (test_accounts)
+                "swarmhub_allowed_users": ["ann", "bob", "cara", "dora", "eve", "ada-lovelace"],
                 "swarmhub_admin_users": ["ann"],
                 "swarmhub_instructors": ["bob"],
                 # nobody made ahead: restuser makes each account at first login

@@ -78,3 +78,26 @@ def test_an_operator_account_on_the_hub_is_not_adopted(first_deploy, new_page):
     assert "Nothing was created" in page.content()
     assert on_host("hub", state) == before
     assert trial.running_task("jupyter-eve") is None
+
+
+def test_two_google_accounts_never_share_one_name(first_deploy, new_page):
+    # ada.lovelace@ and ada-lovelace@ both make the name ada-lovelace: the first
+    # to log in keeps it, the second is refused and gets nothing
+    first = new_page()
+    jupyter_ui.log_in_to_hub(first, "ada.lovelace@example.org")
+    account = on_host("hub", "getent passwd ada-lovelace")
+    assert account, "the first login made no account"
+
+    second = new_page()
+    jupyter_ui.log_in(second, "ada-lovelace@example.org")
+    refusal = second.get_by_text("The name ada-lovelace is already used by another Google")
+    expect(refusal.first).to_be_visible(timeout=60_000)
+    assert "jupyterhub-hub-login" not in {c["name"] for c in second.context.cookies()}
+    logs = on_host("hub", "docker logs jupyterhub 2>&1 | grep 'Refused login of' || true")
+    assert "ada-lovelace@example.org" in logs
+
+    # the first keeps the name and the account, unchanged
+    again = new_page()
+    jupyter_ui.log_in_to_hub(again, "ada.lovelace@example.org")
+    assert jupyter_ui.hub_api(again, "GET", "/user").json()["name"] == "ada-lovelace"
+    assert on_host("hub", "getent passwd ada-lovelace") == account
