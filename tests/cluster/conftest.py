@@ -150,9 +150,10 @@ def browser():
 
 @pytest.fixture(scope="session")
 def spawn_smoke(first_deploy, browser):
-    """Two first logins (ann, then bob) right after the first deploy, before
-    any browser test: if servers do not start, every browser test would only
-    wait minutes to say so, so the run stops here. Returns each one's node."""
+    """Two logins with a server each (ann, then bob) right after the switch to
+    Google, before any browser test: if servers do not start, every browser
+    test would only wait minutes to say so, so the run stops here. Returns the
+    node each server runs on."""
     from tests.cluster import jupyter_ui
 
     nodes, contexts = {}, []
