@@ -34,21 +34,26 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.timeout(TIER_LIMITS[tier], func_only=True))
 
 
+def skipped_in_ci(reporter) -> list:
+    """The skips of a CI run (CI=true), where every test must run."""
+    if os.environ.get("CI") != "true" or reporter is None:
+        return []
+    return reporter.stats.get("skipped", [])
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     """In CI every test runs: a skip there hides a missing step (issue 9)."""
-    if os.environ.get("CI") != "true":
-        return
-    skipped = terminalreporter.stats.get("skipped", [])
+    skipped = skipped_in_ci(terminalreporter)
     if skipped:
         terminalreporter.write_line(
-            f"CI: {len(skipped)} test(s) skipped; none may be (see 'SKIPPED' above)",
+            f"CI: {len(skipped)} test(s) skipped (see 'SKIPPED' above), and none may be: "
+            "make ./script/test build or install what they need, or fix the tests",
             red=True,
             bold=True,
         )
 
 
 def pytest_sessionfinish(session, exitstatus):
-    if os.environ.get("CI") == "true" and exitstatus == 0:
-        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-        if reporter is not None and reporter.stats.get("skipped"):
-            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if exitstatus == 0 and skipped_in_ci(reporter):
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

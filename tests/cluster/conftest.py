@@ -166,7 +166,12 @@ def spawn_smoke(first_deploy, browser):
             task = trial.running_task(f"jupyter-{name}")
             nodes[name] = task and task["Node"]
     except Exception as error:  # noqa: BLE001 (any failure means the same: stop)
-        pytest.exit(f"spawning is broken after the first deploy: {error}", returncode=1)
+        pytest.exit(
+            f"no server starts after the switch to Google, so the browser tests were not run: "
+            f"{error}\nSee test-artifacts/deploy-first.log and the hosts' logs in "
+            "test-artifacts/hosts/ (the hub's log first).",
+            returncode=1,
+        )
     finally:
         for context in contexts:
             context.close()

@@ -33,7 +33,7 @@ SKIPPING = "import pytest\n\ndef test_a():\n    pytest.skip('no reason')\n"
 def test_a_skip_fails_the_run_in_ci(tmp_path):
     result = run_pytest(tmp_path, SKIPPING, ci=True)
     assert result.returncode == 1, result.stdout
-    assert "1 test(s) skipped; none may be" in result.stdout
+    assert "1 test(s) skipped" in result.stdout and "none may be" in result.stdout
 
 
 def test_a_skip_is_allowed_outside_ci(tmp_path):
