@@ -5,7 +5,10 @@ the tests after it switch the trial to the Google stand-in."""
 
 from __future__ import annotations
 
+import json
+import pathlib
 import re
+import tarfile
 
 from playwright.sync_api import expect
 
@@ -33,3 +36,20 @@ def test_trial_deploy_prints_a_login_that_works(quick_start, plain_page):
     refusal = wrong.get_by_text(re.compile("invalid username or password", re.I))
     expect(refusal).to_be_visible(timeout=30_000)
     expect(wrong).to_have_url(re.compile(r"/hub/login"))
+
+
+def test_the_hubs_images_are_kept_for_a_trial_made_anew(quick_start):
+    """script/cluster down keeps the images the hub built, so the next quick
+    start loads them instead of building for minutes: one archive per image
+    the hub runs, holding that very image (its tag is its sources' hash)."""
+    cache = pathlib.Path("/var/cache/swarmhub-trial/images")
+    refs = trial.on_host(
+        "hub", "docker images --format '{{.Repository}}:{{.Tag}}' | grep /swarmhub/"
+    ).split()
+    assert {ref.split("/")[-1].split(":")[0] for ref in refs} >= {"jupyterhub", "notebook"}
+    for ref in refs:
+        archive = cache / (re.sub(r"[/:]", "_", ref) + ".tar")
+        assert archive.is_file(), f"{ref} is not in the build cache {cache}"
+        with tarfile.open(archive) as tar:
+            manifest = json.load(tar.extractfile("manifest.json"))
+        assert [ref] == manifest[0]["RepoTags"], f"{archive} holds {manifest[0]['RepoTags']}"
