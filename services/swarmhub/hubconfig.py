@@ -261,6 +261,11 @@ def configure_spawner(c: Any, settings: Mapping[str, Any]) -> None:
     spawner.disable_user_config = True
     spawner.start_timeout = _seconds(settings, "spawn_timeout", 120)
     spawner.http_timeout = _seconds(settings, "http_timeout", 60)
+    # a server whose node went down counts as stopped at the next poll: every 10 s
+    # (JupyterHub's 30 s default), so the hub stops sending its user to a dead node
+    # within about 25 s of the node's last heartbeat; the node list behind it is read
+    # once for all servers (node_state_ttl)
+    spawner.poll_interval = 10
     # SwarmSpawner always removes services on stop (remove is a constant there, not a
     # trait), so there is nothing to configure for that.
 

@@ -7,7 +7,11 @@ Differences from dockerspawner's SwarmSpawner, and why:
 - start polls the task quickly (no 1 s sleeps with backoff) and fails fast with the
   task's own error text;
 - removing the service waits until its tasks are gone, so a restart never talks to
-  the old container;
+  the old container, except tasks on a node the swarm has given up (down): nothing
+  there can be waited for;
+- a server whose task is on a node that is down counts as stopped (poll), so the
+  hub stops routing to it and offers a restart, which lands on a live node; the
+  user's page then says why (stop_reason, templates/not_running.html);
 - the service spec is built by a plain function (service_create_kwargs) with the
   home directory mounted as the user, and swarm told not to restart the container:
   the hub, not swarm, decides when a server runs;
@@ -66,7 +70,15 @@ from .shares import (
     share_mount_target,
     user_groups,
 )
-from .swarm_tasks import current_task, is_terminal, task_address, task_error, task_state
+from .swarm_tasks import (
+    current_task,
+    hostname_of,
+    is_terminal,
+    node_is_lost,
+    task_address,
+    task_error,
+    task_state,
+)
 
 # Used when no Spawner.cmd is configured but extra arguments must be passed: container
 # args replace the image's CMD, so the command has to be spelled out again.
@@ -284,6 +296,11 @@ async def wait_for_port(host: str, port: int, timeout: float, interval: float) -
 class SwarmUserSpawner(SwarmSpawner):
     """Runs each user server as a swarm service, as the user's own uid/gid, home from NFS."""
 
+    # The swarm's nodes by ID and when they were read (loop time): shared by every
+    # spawner, so polling N servers reads the node list once per node_state_ttl.
+    _nodes: dict[str, Mapping[str, Any]] = {}
+    _nodes_read_at: float | None = None
+
     passwd_file = Unicode(
         "/etc/passwd",
         help="""The hub host's passwd file (mounted read-only into the hub container).
@@ -318,6 +335,18 @@ class SwarmUserSpawner(SwarmSpawner):
         After that the stop completes anyway, with a warning in the log.
         """,
     ).tag(config=True)
+
+    node_state_ttl = Float(
+        5,
+        help="""Seconds the swarm's node list is reused before it is read again. One
+        read serves every server's poll, however many servers run.""",
+    ).tag(config=True)
+
+    stop_reason = Unicode(
+        "",
+        help="""Why the server stopped when the hub did not stop it (e.g. its node
+        went down), for the user's "not running" page; empty otherwise.""",
+    )
 
     environments = List(
         Dict(),
@@ -410,6 +439,7 @@ class SwarmUserSpawner(SwarmSpawner):
         self.node = ""
 
     async def start(self) -> tuple[str, int]:
+        self.stop_reason = ""
         self.apply_options()
         ip, port = await self._start_service()
         return ip, port
@@ -625,7 +655,25 @@ class SwarmUserSpawner(SwarmSpawner):
             node = await self.docker("inspect_node", node_id)
         except NotFound:
             return ""
-        return str(node.get("Description", {}).get("Hostname", ""))
+        return hostname_of(node)
+
+    async def swarm_nodes(self, max_age: float | None = None) -> Mapping[str, Mapping[str, Any]]:
+        """The swarm's nodes by ID, read again when older than max_age (node_state_ttl)."""
+        cls = SwarmUserSpawner
+        now = asyncio.get_running_loop().time()
+        max_age = self.node_state_ttl if max_age is None else max_age
+        if cls._nodes_read_at is None or now - cls._nodes_read_at >= max_age:
+            cls._nodes = {node["ID"]: node for node in await self.docker("nodes")}
+            cls._nodes_read_at = now
+        return cls._nodes
+
+    async def lost_node(self, task: Mapping[str, Any] | None, max_age: float | None = None) -> str:
+        """The hostname of the node the task is on if the swarm has given that node up."""
+        node_id = (task or {}).get("NodeID")
+        if not node_id:
+            return ""
+        node = (await self.swarm_nodes(max_age)).get(node_id)
+        return (hostname_of(node) or node_id[:12]) if node_is_lost(node) else ""
 
     async def get_ip_and_port(self) -> tuple[str, int]:
         """The running task's IP on the overlay network, and the notebook port."""
@@ -641,13 +689,33 @@ class SwarmUserSpawner(SwarmSpawner):
         return ip, self.port
 
     async def poll(self) -> int | str | None:
-        """None while the server runs or starts; otherwise why it stopped."""
+        """None while the server runs or starts; otherwise why it stopped.
+
+        A task on a node the swarm gave up counts as stopped: the node's containers
+        cannot be reached, and swarm does not move a task whose restart policy is none.
+        """
         if await self.get_object() is None:
             return 0
         task = current_task(await self.service_tasks(self.service_id))
-        if task is None or not is_terminal(task):
+        if task is None:
             return None
-        return task_error(task)
+        if is_terminal(task):
+            return task_error(task)
+        lost = await self.lost_node(task)
+        if not lost:
+            return None
+        self.log.warning(
+            "Server %s counted as stopped: its node %s is down (%s)",
+            self.service_name,
+            lost,
+            task_error(task),
+        )
+        self.stop_reason = (
+            f"The computer your server ran on ({lost}) stopped answering, so your server "
+            "stopped. Your files are kept on the hub; unsaved changes in open notebooks "
+            "may be lost. Start your server again: it will run on another computer."
+        )
+        return f"node {lost} is down"
 
     async def remove_object(self) -> None:
         """Remove the service, then wait (bounded) until its containers have stopped."""
@@ -666,7 +734,9 @@ class SwarmUserSpawner(SwarmSpawner):
         """Wait until each task is gone or terminal, at most stop_wait_timeout seconds.
 
         Tasks are inspected one by one: after removal the engine no longer accepts
-        the service, not even its ID, as a task filter.
+        the service, not even its ID, as a task filter. A task on a node that is
+        down is not waited for: its node's engine cannot stop it until it is back,
+        and swarm removes it then.
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.stop_wait_timeout
@@ -678,8 +748,18 @@ class SwarmUserSpawner(SwarmSpawner):
                     task = await self.docker("inspect_task", task_id)
                 except NotFound:
                     continue
-                if not is_terminal(task):
-                    still_live.append(task_id)
+                if is_terminal(task):
+                    continue
+                lost = await self.lost_node(task)
+                if lost:
+                    self.log.info(
+                        "Task %s of service %s is on node %s, which is down: not waited for",
+                        task_id[:12],
+                        self.service_name,
+                        lost,
+                    )
+                    continue
+                still_live.append(task_id)
             pending = still_live
             if pending and loop.time() >= deadline:
                 self.log.warning(

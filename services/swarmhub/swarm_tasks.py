@@ -74,3 +74,22 @@ def task_error(task: Task) -> str:
     if node:
         parts.append(f", on node {node[:12]}")
     return "".join(parts)
+
+
+# Node states (swarmkit NodeStatus) in which a node's tasks are lost: swarm marks a
+# node "down" once its heartbeats stop. "disconnected" is not here: it can be brief.
+LOST_NODE_STATES = frozenset({"down"})
+
+
+def node_is_lost(node: Mapping[str, Any] | None) -> bool:
+    """True when the swarm gave the node up: its tasks run nowhere any more."""
+    if node is None:
+        return False
+    return str(node.get("Status", {}).get("State", "")).lower() in LOST_NODE_STATES
+
+
+def hostname_of(node: Mapping[str, Any] | None) -> str:
+    """The node's hostname ("" if unknown)."""
+    if node is None:
+        return ""
+    return str(node.get("Description", {}).get("Hostname", ""))

@@ -138,6 +138,7 @@ class FakeSwarm:
         self.specs: dict[str, dict[str, Any]] = {}  # ID -> Spec as the engine keeps it
         # like an engine before API 1.41: ignores the capability and pids fields
         self.ignores_hardening = False
+        self.node_states: dict[str, str] = {NODE_ID: "ready"}  # node ID -> Status.State
 
     def add_service(self, name: str, service_id: str = SERVICE_ID) -> None:
         self.services[name] = service_id
@@ -188,6 +189,12 @@ class FakeSwarm:
 
     def inspect_node(self, node_id: str) -> dict[str, Any]:
         return {"ID": node_id, "Description": {"Hostname": f"host-of-{node_id[:5]}"}}
+
+    def nodes(self) -> list[dict[str, Any]]:
+        return [
+            {**self.inspect_node(node_id), "Status": {"State": state}}
+            for node_id, state in self.node_states.items()
+        ]
 
     def inspect_task(self, task_id: str) -> dict[str, Any]:
         fates = self.task_fates.get(task_id, [None])
@@ -273,6 +280,7 @@ def make_spawner(swarm, passwd_file):
             "passwd_file": str(passwd_file),
             "home_root": "/srv/nfs/home",
             "task_poll_interval": 0,
+            "node_state_ttl": 0,
             **traits,
         }
         spawner = InMemorySwarmSpawner(

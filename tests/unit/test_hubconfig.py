@@ -196,6 +196,7 @@ def test_spawner_gets_image_network_limits_placement_and_timeouts(settings):
     assert spawner.passwd_file == "/etc/swarmhub/host/passwd"
     assert spawner.home_root == "/home"
     assert (spawner.start_timeout, spawner.http_timeout) == (120, 60)
+    assert spawner.poll_interval == 10  # a dead node's servers count as stopped soon
     assert spawner.remove is True
 
 

@@ -471,6 +471,62 @@ def test_poll_reports_running_starting_stopped_and_gone(make_spawner, swarm, api
     assert asyncio.run(spawner.poll()) == 0
 
 
+def test_a_server_on_a_node_that_went_down_counts_as_stopped_and_says_why(make_spawner, swarm, api):
+    swarm.add_service("jupyter-alice")
+    swarm.task_snapshots = [[api.task(state="running")]]
+    spawner = make_spawner("alice")
+    assert asyncio.run(spawner.poll()) is None
+    assert spawner.stop_reason == ""
+
+    swarm.node_states[api.NODE_ID] = "down"  # swarm's verdict once heartbeats stop
+    status = asyncio.run(spawner.poll())
+    assert status == f"node host-of-{api.NODE_ID[:5]} is down"
+    assert f"host-of-{api.NODE_ID[:5]}" in spawner.stop_reason
+    assert "files are kept" in spawner.stop_reason
+
+
+def test_a_node_only_disconnected_for_a_moment_stops_nothing(make_spawner, swarm, api):
+    swarm.add_service("jupyter-alice")
+    swarm.task_snapshots = [[api.task(state="running")]]
+    swarm.node_states[api.NODE_ID] = "disconnected"
+    assert asyncio.run(make_spawner("alice").poll()) is None
+
+
+def test_the_node_list_is_read_once_for_many_polls(make_spawner, swarm, api):
+    swarm.add_service("jupyter-alice")
+    swarm.task_snapshots = [[api.task(state="running")]]
+    spawners = [make_spawner("alice", node_state_ttl=60) for _ in range(5)]
+
+    async def poll_all():
+        SwarmUserSpawner._nodes_read_at = None
+        return [await s.poll() for s in spawners]
+
+    assert asyncio.run(poll_all()) == [None] * 5
+    assert swarm.method_names().count("nodes") == 1
+
+
+def test_stop_does_not_wait_for_a_task_on_a_node_that_is_down(make_spawner, swarm, api, caplog):
+    swarm.add_service("jupyter-alice")
+    task = api.task(state="running")
+    swarm.task_snapshots = [[task]]
+    swarm.task_fates = {task["ID"]: [task]}  # its engine is gone: it never reports an end
+    swarm.node_states[api.NODE_ID] = "down"
+    spawner = make_spawner("alice", stop_wait_timeout=3600)
+    spawner.object_id = api.SERVICE_ID
+    with caplog.at_level(logging.INFO):
+        asyncio.run(asyncio.wait_for(spawner.stop(), timeout=10))
+    assert "which is down: not waited for" in caplog.text
+    assert "jupyter-alice" not in swarm.services
+
+
+def test_a_new_start_forgets_why_the_last_server_stopped(make_spawner, swarm, api):
+    swarm.task_snapshots = [[api.task(state="running")]]
+    spawner = make_spawner("alice")
+    spawner.stop_reason = "The computer your server ran on (node2) stopped answering"
+    asyncio.run(spawner.start())
+    assert spawner.stop_reason == ""
+
+
 def test_wait_for_port_sees_a_listening_server():
     async def scenario():
         server = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0)

@@ -3,7 +3,9 @@ import pytest
 from swarmhub.swarm_tasks import (
     TERMINAL_STATES,
     current_task,
+    hostname_of,
     is_terminal,
+    node_is_lost,
     task_address,
     task_error,
     task_state,
@@ -108,3 +110,17 @@ def test_error_of_a_failed_task_has_its_exit_code(api):
 def test_error_of_a_pending_task_without_err_shows_its_message(api):
     task = api.task(state="pending", message="pending task scheduling")
     assert "pending: pending task scheduling" in task_error(task)
+
+
+@pytest.mark.parametrize(
+    ("state", "lost"), [("down", True), ("ready", False), ("disconnected", False), ("", False)]
+)
+def test_a_node_is_lost_only_once_swarm_says_it_is_down(state, lost):
+    node = {"ID": "n1", "Status": {"State": state}, "Description": {"Hostname": "node2"}}
+    assert node_is_lost(node) is lost
+    assert hostname_of(node) == "node2"
+
+
+def test_an_unknown_node_is_not_lost_and_has_no_name():
+    assert node_is_lost(None) is False
+    assert hostname_of(None) == ""
