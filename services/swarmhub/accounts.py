@@ -8,9 +8,18 @@ uid/gid found there (or stored in the user's auth_state by a later step).
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+# People get uids of at least this; anything below is a system account
+UID_FLOOR = 1000
+# The group that marks hub users' accounts (restuser's own, and the users file's)
+MARK_GROUP = "swarmhub-users"
+# Members of these are never hub users, whatever their gid (docker's is often > 1000)
+PRIVILEGED_GROUPS = frozenset(
+    "root sudo adm docker wheel admin lxd libvirt shadow disk kmem systemd-journal".split()
+)
 
 ADD_USER_HINT = "add them with the users playbook `./script/deploy users.yml` (see README)"
 
@@ -105,3 +114,88 @@ def ensure_unprivileged(account: Account, min_uid: int) -> Account:
             f"{min_uid}); notebook servers run only for regular users: {ADD_USER_HINT}"
         )
     return account
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why an existing account on the hub host is not a hub user's: an HTTP status
+    (403: never; 409: not as it is), a short code and a sentence for the log."""
+
+    status: int
+    reason: str
+    detail: str
+
+
+def group_memberships(group_lines: Iterable[str], name: str, primary_gid: int) -> dict[str, int]:
+    """{group name: gid} of the groups `name` belongs to, from group(5) lines: its
+    primary group (by gid) and every group that lists it. A gid that is not a number
+    is -1."""
+    found = {}
+    for line in group_lines:
+        fields = line.split(":")
+        if len(fields) != 4:
+            continue
+        gid = int(fields[2]) if fields[2].isdigit() else -1
+        if gid == primary_gid or name in fields[3].split(","):
+            found[fields[0]] = gid
+    return found
+
+
+def privileged_groups(
+    account: Account, groups: Mapping[str, int], mark_group: str = MARK_GROUP
+) -> list[str]:
+    """The groups of `account` that would give it power over the hub host: sudo, adm,
+    docker and the like by name, and any group with a gid under 1000 but its own
+    primary group (and the mark group)."""
+    return sorted(
+        group
+        for group, gid in groups.items()
+        if group in PRIVILEGED_GROUPS
+        or (gid < UID_FLOOR and gid != account.gid and group != mark_group)
+    )
+
+
+def hub_user_refusal(
+    account: Account,
+    groups: Mapping[str, int],
+    *,
+    min_uid: int,
+    home_root: str,
+    mark_group: str = MARK_GROUP,
+) -> Refusal | None:
+    """Why an existing account may not be a hub user, or None if it may.
+
+    The one rule: restuser applies it before it answers for an account, and the
+    hub applies it itself when restuser cannot be reached."""
+    if account.uid < min_uid:
+        return Refusal(
+            403,
+            "system-account",
+            f"{account.name!r} is a system account (uid {account.uid} is below {min_uid}); "
+            "it cannot be a hub user",
+        )
+    if not posixpath.normpath(account.home).startswith(home_root + "/"):
+        return Refusal(
+            409,
+            "home-outside-root",
+            f"the home of {account.name!r} is {account.home}, outside {home_root}; "
+            "restuser only answers for users with their home there",
+        )
+    privileged = privileged_groups(account, groups, mark_group)
+    if privileged:
+        return Refusal(
+            403,
+            "privileged-account",
+            f"{account.name!r} is a member of {', '.join(privileged)}, which give power "
+            "over the hub host; such an account is never a hub user: take it out of "
+            "those groups, or give the hub user another name",
+        )
+    if mark_group not in groups:
+        return Refusal(
+            409,
+            "unmarked-account",
+            f"{account.name!r} exists on the hub host but was not made for the hub (it "
+            f"is not in the group {mark_group}); if it is a hub user, list it in "
+            "the users file (./script/deploy users.yml), which marks it",
+        )
+    return None

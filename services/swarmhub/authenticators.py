@@ -11,6 +11,8 @@ keeps its uid/gid in auth_state, where the spawner finds them.
 
 from __future__ import annotations
 
+import os
+import stat
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -21,6 +23,14 @@ from tornado.web import HTTPError
 from traitlets import Dict, Unicode, default
 from traitlets.config import LoggingConfigurable
 
+from .accounts import (
+    UID_FLOOR,
+    Account,
+    AccountError,
+    group_memberships,
+    hub_user_refusal,
+    lookup_account,
+)
 from .restuser_client import RestuserError, ensure_account
 from .usernames import MAX_LENGTH as MAX_USERNAME_LENGTH
 from .usernames import USERNAME_PATTERN, system_username
@@ -177,8 +187,11 @@ class SystemAccountMixin(LoggingConfigurable):
     """Ensures each user who logs in has a system account on the hub host.
 
     Runs after every allow/block check (in run_post_auth_hook), so nobody who is
-    refused ever gets an account. If restuser fails, the login fails with a page
-    that says so; restuser itself rolls back a half-made account.
+    refused ever gets an account. If restuser refuses, the login fails with a page
+    that says so; restuser itself rolls back a half-made account. If restuser
+    cannot be reached, a user whose account and home already exist still logs in:
+    the hub reads the account from the hub host's files and applies restuser's own
+    rule (accounts.hub_user_refusal); a new user gets the page that says to retry.
     """
 
     restuser_socket = Unicode(
@@ -190,6 +203,27 @@ class SystemAccountMixin(LoggingConfigurable):
         """,
     ).tag(config=True)
 
+    passwd_file = Unicode(
+        "/etc/passwd",
+        help="""The hub host's passwd file, read when restuser cannot be reached.""",
+    ).tag(config=True)
+
+    group_file = Unicode(
+        "/etc/group",
+        help="""The hub host's group file, read when restuser cannot be reached.""",
+    ).tag(config=True)
+
+    home_root = Unicode(
+        "/home",
+        help="""Where hub users' homes are on the hub host (restuser's home_root).""",
+    ).tag(config=True)
+
+    hub_home_root = Unicode(
+        "",
+        help="""Where the hub host's homes are mounted in the hub container: a user
+        whose home is missing there is not let in while restuser is down.""",
+    ).tag(config=True)
+
     async def run_post_auth_hook(self, handler: Any, auth_model: dict[str, Any]) -> dict[str, Any]:
         auth_model = await super().run_post_auth_hook(handler, auth_model)  # type: ignore[misc]
         if not self.restuser_socket:
@@ -198,8 +232,8 @@ class SystemAccountMixin(LoggingConfigurable):
         try:
             account = await ensure_account(self.restuser_socket, name)
         except RestuserError as e:
-            self.log.error("Login of %r failed: %s", name, e)
             if e.status in (403, 409):
+                self.log.error("Login of %r failed: %s", name, e)
                 # a refusal (an operator's account, a system group member): waiting
                 # will not help, the administrators must
                 raise HTTPError(
@@ -207,16 +241,56 @@ class SystemAccountMixin(LoggingConfigurable):
                     f"This hub cannot give you the account {name} ({e.reason}). Nothing "
                     "was created; ask the hub's administrators.",
                 ) from None
-            raise HTTPError(
-                503,
-                f"Your account could not be set up on the hub ({e.reason}). Nothing was "
-                "created; please try again in a minute, and tell the hub's administrators "
-                "if it keeps failing.",
-            ) from None
+            account = self.existing_account(name, e)
         auth_state = dict(auth_model.get("auth_state") or {})
         auth_state.update(uid=account.uid, gid=account.gid)
         auth_model["auth_state"] = auth_state
         return auth_model
+
+    def existing_account(self, name: str, error: RestuserError) -> Account:
+        """The account of `name` as the hub host's files have it, when restuser could
+        not answer; the 503 page if there is none, or restuser would refuse it."""
+        try:
+            account = lookup_account(name, self.passwd_file)
+            with open(self.group_file, encoding="utf-8", errors="surrogateescape") as f:
+                groups = group_memberships(f.read().splitlines(), name, account.gid)
+        except (AccountError, OSError) as e:
+            why = str(e)
+        else:
+            refusal = hub_user_refusal(account, groups, min_uid=UID_FLOOR, home_root=self.home_root)
+            if refusal is not None:
+                why = refusal.detail
+            elif self.hub_home_root and not self._home_is_a_folder(name):
+                why = f"its home is missing under {self.hub_home_root}"
+            else:
+                self.log.warning(
+                    "restuser could not be reached (%s); %s logs in with the account "
+                    "the hub host has (uid %s)",
+                    error,
+                    name,
+                    account.uid,
+                )
+                return account
+        self.log.error(
+            "Login of %r failed: restuser could not be reached (%s) and the account cannot "
+            "be used without it: %s",
+            name,
+            error,
+            why,
+        )
+        raise HTTPError(
+            503,
+            f"Your account could not be set up on the hub ({error.reason}). Nothing was "
+            "created; please try again in a minute, and tell the hub's administrators "
+            "if it keeps failing.",
+        ) from None
+
+    def _home_is_a_folder(self, name: str) -> bool:
+        # lstat: a home that is a link is not a home
+        try:
+            return stat.S_ISDIR(os.lstat(os.path.join(self.hub_home_root, name)).st_mode)
+        except OSError:
+            return False
 
 
 class VerifiedEmailGoogleOAuthenticator(GoogleOAuthenticator):

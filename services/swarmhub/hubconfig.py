@@ -346,10 +346,15 @@ def configure_authenticator(c: Any, settings: Mapping[str, Any]) -> None:
                 "owns each user name is kept in the encrypted auth_state; " + FIX_HINT
             )
         _configure_google(c, auth, allowed_users)
-        c.SwarmhubGoogleOAuthenticator.restuser_socket = restuser_socket
+        authenticator = c.SwarmhubGoogleOAuthenticator
     else:
         _configure_shared_password(c, auth, allowed_users)
-        c.SwarmhubSharedPasswordAuthenticator.restuser_socket = restuser_socket
+        authenticator = c.SwarmhubSharedPasswordAuthenticator
+    authenticator.restuser_socket = restuser_socket
+    # read when restuser is down: existing users still log in (SystemAccountMixin)
+    authenticator.passwd_file = _get(settings, "passwd_file", str, default="/etc/passwd")
+    authenticator.group_file = _get(settings, "group_file", str, default="/etc/group")
+    authenticator.hub_home_root = _get(settings, "hub_home_root", str, default="")
 
 
 def admin_users_from(settings: Mapping[str, Any]) -> set[str]:

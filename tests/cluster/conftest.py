@@ -91,7 +91,16 @@ def deploy_vars(oauth_standin, tmp_path_factory):
                 "jupyterhub_google_userdata_url": f"{url}/userinfo",
                 # eve's name is also an operator's account on the hub, and both
                 # ada.lovelace@ and ada-lovelace@ make the name ada-lovelace (test_accounts)
-                "swarmhub_allowed_users": ["ann", "bob", "cara", "dora", "eve", "ada-lovelace"],
+                # fay never logs in but with restuser down (test_accounts)
+                "swarmhub_allowed_users": [
+                    "ann",
+                    "bob",
+                    "cara",
+                    "dora",
+                    "eve",
+                    "fay",
+                    "ada-lovelace",
+                ],
                 "swarmhub_admin_users": ["ann"],
                 "swarmhub_instructors": ["bob"],
                 # nobody made ahead: restuser makes each account at first login

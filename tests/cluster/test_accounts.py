@@ -101,3 +101,31 @@ def test_two_google_accounts_never_share_one_name(first_deploy, new_page):
     jupyter_ui.log_in_to_hub(again, "ada.lovelace@example.org")
     assert jupyter_ui.hub_api(again, "GET", "/user").json()["name"] == "ada-lovelace"
     assert on_host("hub", "getent passwd ada-lovelace") == account
+
+
+def test_while_restuser_is_down_existing_users_log_in_and_new_ones_are_told(first_deploy, new_page):
+    """Issue 11, drill 3: restuser stopped. ann (account and home exist) logs in
+    and reaches her server; fay (allowed, never logged in) gets the page that
+    says to retry, and nothing of hers is made."""
+    page = new_page()
+    jupyter_ui.log_in_to_hub(page, "ann@example.org")  # her account exists from here on
+    page.context.clear_cookies()
+    absent = "getent passwd fay || true; ls -d /home/fay 2>/dev/null || true"
+    assert on_host("hub", absent) == ""
+    on_host("hub", "systemctl stop swarmhub-restuser")
+    try:
+        started = time.monotonic()
+        jupyter_ui.log_in(page, "ann@example.org")
+        jupyter_ui.wait_for_lab(page, "ann")
+        print(f"\nann in JupyterLab {time.monotonic() - started:.0f}s after logging in "
+              "with restuser down")  # fmt: skip
+
+        newcomer = new_page()
+        jupyter_ui.log_in(newcomer, "fay@example.org")
+        told = newcomer.get_by_text("Your account could not be set up").first
+        expect(told).to_be_visible(timeout=60_000)
+        assert "Nothing was created" in newcomer.content()
+        assert on_host("hub", absent) == ""
+    finally:
+        on_host("hub", "systemctl start swarmhub-restuser")
+    jupyter_ui.stop_server(page, "ann")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import shutil
 import threading
 
 import pytest
@@ -85,6 +86,66 @@ def test_restuser_down_fails_the_login_clearly(tmp_path):
     with pytest.raises(HTTPError) as e:
         log_in(authenticator(tmp_path / "absent.sock"), "dora")
     assert "not answering" in e.value.log_message
+
+
+def restuser_gone(config, tmp_path, **traits):
+    """An authenticator whose restuser socket answers nobody, reading the accounts
+    restuser made (config's root) as the hub container reads the hub host's."""
+    return authenticator(
+        tmp_path / "absent.sock",
+        passwd_file=str(config.host_path("/etc/passwd")),
+        group_file=str(config.host_path("/etc/group")),
+        hub_home_root=str(config.host_path("/home")),
+        **traits,
+    )
+
+
+def test_while_restuser_is_down_an_existing_user_still_logs_in(restuser, tmp_path, caplog):
+    config, path = restuser
+    made = log_in(authenticator(path), "dora")["auth_state"]
+    with caplog.at_level(logging.WARNING):
+        model = log_in(restuser_gone(config, tmp_path), "dora")
+    assert model["auth_state"] == made
+    assert "dora logs in with the account the hub host has" in caplog.text
+
+
+def test_while_restuser_is_down_a_new_user_is_told_and_nothing_is_made(restuser, tmp_path):
+    config, path = restuser
+    log_in(authenticator(path), "dora")
+    before = config.host_path("/etc/passwd").read_text()
+    with pytest.raises(HTTPError) as e:
+        log_in(restuser_gone(config, tmp_path), "erin")
+    assert e.value.status_code == 503
+    assert "could not be set up" in e.value.log_message
+    assert "Nothing was created" in e.value.log_message
+    assert config.host_path("/etc/passwd").read_text() == before
+    assert not config.host_path("/home/erin").exists()
+
+
+def test_while_restuser_is_down_an_account_it_would_refuse_stays_out(restuser, tmp_path):
+    config, path = restuser
+    # an operator's account, not made for the hub (not in the mark group)
+    passwd = config.host_path("/etc/passwd")
+    passwd.write_text(passwd.read_text() + "oper:x:1500:1500::/home/oper:/bin/bash\n")
+    group = config.host_path("/etc/group")
+    group.write_text(group.read_text() + "oper:x:1500:\n")
+    config.host_path("/home/oper").mkdir()
+    with pytest.raises(HTTPError) as e:
+        log_in(restuser_gone(config, tmp_path), "oper")
+    assert e.value.status_code == 503
+
+
+@pytest.mark.parametrize("damage", ["removed", "a link"])
+def test_while_restuser_is_down_a_user_without_a_real_home_stays_out(restuser, tmp_path, damage):
+    config, path = restuser
+    log_in(authenticator(path), "dora")
+    home = config.host_path("/home/dora")
+    shutil.rmtree(home)
+    if damage == "a link":
+        home.symlink_to(tmp_path)
+    with pytest.raises(HTTPError) as e:
+        log_in(restuser_gone(config, tmp_path), "dora")
+    assert e.value.status_code == 503
 
 
 def test_without_restuser_logins_keep_working(tmp_path):

@@ -6,18 +6,11 @@ import posixpath
 from dataclasses import dataclass
 from pathlib import Path
 
+# UID_FLOOR, MARK_GROUP and PRIVILEGED_GROUPS live with the rule they make
+# (accounts.hub_user_refusal), which the hub applies when restuser is down
+from ..accounts import MARK_GROUP, PRIVILEGED_GROUPS, UID_FLOOR  # noqa: F401
 from .names import DEFAULT_RESERVED_NAMES, DEFAULT_RESERVED_PREFIXES
 from .quota import Quota
-
-# People get uids of at least this, whatever login.defs says: the hub and the
-# spawner treat anything below as a system account (accounts.ensure_unprivileged)
-UID_FLOOR = 1000
-# The group that marks hub users' accounts (restuser's own, and the users file's)
-MARK_GROUP = "swarmhub-users"
-# Members of these are never hub users, whatever their gid (docker's is often > 1000)
-PRIVILEGED_GROUPS = frozenset(
-    "root sudo adm docker wheel admin lxd libvirt shadow disk kmem systemd-journal".split()
-)
 
 
 @dataclass(frozen=True)

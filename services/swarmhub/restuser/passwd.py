@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..accounts import Account
+from ..accounts import Account, group_memberships
 from .errors import RestuserError
 
 
@@ -31,16 +31,8 @@ def find_group_gid(group: Path, name: str) -> int | None:
 
 
 def groups_of(group: Path, name: str, primary_gid: int) -> dict[str, int]:
-    """{group name: gid} of the groups `name` belongs to: its primary group (by gid)
-    and every group that lists it as a member. A gid that is not a number is -1."""
-    found = {}
-    for fields in _entries(group):
-        if len(fields) != 4:
-            continue
-        gid = int(fields[2]) if fields[2].isdigit() else -1
-        if gid == primary_gid or name in fields[3].split(","):
-            found[fields[0]] = gid
-    return found
+    """{group name: gid} of the groups `name` belongs to (accounts.group_memberships)."""
+    return group_memberships((":".join(fields) for fields in _entries(group)), name, primary_gid)
 
 
 def _entries(path: Path) -> list[list[str]]:

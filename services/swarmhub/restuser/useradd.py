@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
-from ..accounts import Account
-from .config import PRIVILEGED_GROUPS, UID_FLOOR, RestuserConfig
+from ..accounts import Account, hub_user_refusal
+from ..accounts import privileged_groups as _privileged_groups
+from .config import RestuserConfig
 from .errors import RestuserError
 from .home import create_home
 from .names import check_name
@@ -214,55 +215,24 @@ def user_lock(config: RestuserConfig) -> Iterator[None]:
 
 
 def _usable(config: RestuserConfig, account: Account) -> Account:
-    min_uid = config.effective_min_uid()
-    if account.uid < min_uid:
-        raise RestuserError(
-            403,
-            "system-account",
-            f"{account.name!r} is a system account (uid {account.uid} is below {min_uid}); "
-            "it cannot be a hub user",
-        )
-    home = posixpath.normpath(account.home)
-    if not home.startswith(config.home_root + "/"):
-        raise RestuserError(
-            409,
-            "home-outside-root",
-            f"the home of {account.name!r} is {account.home}, outside {config.home_root}; "
-            "restuser only answers for users with their home there",
-        )
     groups = groups_of(config.host_path("/etc/group"), account.name, account.gid)
-    privileged = privileged_groups(config, account, groups)
-    if privileged:
-        raise RestuserError(
-            403,
-            "privileged-account",
-            f"{account.name!r} is a member of {', '.join(privileged)}, which give power "
-            "over the hub host; such an account is never a hub user: take it out of "
-            "those groups, or give the hub user another name",
-        )
-    if config.mark_group not in groups:
-        raise RestuserError(
-            409,
-            "unmarked-account",
-            f"{account.name!r} exists on the hub host but was not made for the hub (it "
-            f"is not in the group {config.mark_group}); if it is a hub user, list it in "
-            "the users file (./script/deploy users.yml), which marks it",
-        )
+    refusal = hub_user_refusal(
+        account,
+        groups,
+        min_uid=config.effective_min_uid(),
+        home_root=config.home_root,
+        mark_group=config.mark_group,
+    )
+    if refusal is not None:
+        raise RestuserError(refusal.status, refusal.reason, refusal.detail)
     return account
 
 
 def privileged_groups(
     config: RestuserConfig, account: Account, groups: dict[str, int]
 ) -> list[str]:
-    """The groups of `account` that would give it power over the hub host: sudo, adm,
-    docker and the like by name, and any group with a gid under 1000 but its own
-    primary group (and the mark group)."""
-    return sorted(
-        group
-        for group, gid in groups.items()
-        if group in PRIVILEGED_GROUPS
-        or (gid < UID_FLOOR and gid != account.gid and group != config.mark_group)
-    )
+    """accounts.privileged_groups with restuser's mark group."""
+    return _privileged_groups(account, groups, config.mark_group)
 
 
 def ensure_mark_group(config: RestuserConfig, min_gid: int) -> None:
