@@ -28,6 +28,8 @@ class Environment:
     description: str = ""
     mem_limit: int | None = None
     cpu_limit: float | None = None
+    # memory swarm sets aside for each server (a node takes no more than it has)
+    mem_reservation: int | None = None
     seed_from: str = DEFAULT_SEED_FROM
 
 
@@ -61,6 +63,7 @@ def parse_environments(entries: Sequence[Mapping[str, Any]]) -> list[Environment
                 description=str(entry.get("description") or ""),
                 mem_limit=entry.get("mem_limit"),
                 cpu_limit=entry.get("cpu_limit"),
+                mem_reservation=entry.get("mem_reservation"),
                 seed_from=seed_from,
             )
         )

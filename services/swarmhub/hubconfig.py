@@ -279,8 +279,11 @@ def _environments(settings: Mapping[str, Any]) -> list[dict[str, Any]]:
     for i, entry in enumerate(entries):
         env = dict(entry)
         where = f"environments[{i}]."
-        mem = _get(entry, "mem_limit", (str, int), prefix=where, default=None)
-        env["mem_limit"] = _byte_size(mem, where + "mem_limit") if mem is not None else None
+        for key in ("mem_limit", "mem_reservation"):
+            size = _get(entry, key, (str, int), prefix=where, default=None)
+            env[key] = _byte_size(size, where + key) if size is not None else None
+        if env["mem_limit"] and (env["mem_reservation"] or 0) > env["mem_limit"]:
+            raise ValueError(f"hub settings: {where}mem_reservation is more than {where}mem_limit")
         cpu = _get(entry, "cpu_limit", (int, float), prefix=where, default=None)
         if cpu is not None and cpu <= 0:
             raise ValueError(f"hub settings: {where}cpu_limit must be positive, not {cpu}")

@@ -28,7 +28,7 @@ import asyncio
 import hashlib
 import posixpath
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -72,12 +72,15 @@ from .shares import (
 )
 from .swarm_tasks import (
     current_task,
+    failure_for_user,
     hostname_of,
     is_terminal,
     node_is_lost,
+    progress_of,
     task_address,
     task_error,
     task_state,
+    unplaceable,
 )
 
 # Used when no Spawner.cmd is configured but extra arguments must be passed: container
@@ -342,6 +345,16 @@ class SwarmUserSpawner(SwarmSpawner):
         read serves every server's poll, however many servers run.""",
     ).tag(config=True)
 
+    unplaceable_timeout = Float(
+        15,
+        help="""Seconds a new server may wait for a node with room (or one meeting its
+        constraints) before its start fails saying so, rather than at start_timeout.""",
+    ).tag(config=True)
+
+    progress_events = List(
+        help="""The spawn page's events of the current start (see progress).""",
+    )
+
     stop_reason = Unicode(
         "",
         help="""Why the server stopped when the hub did not stop it (e.g. its node
@@ -351,9 +364,10 @@ class SwarmUserSpawner(SwarmSpawner):
     environments = List(
         Dict(),
         help="""Environments users choose from: dicts with name, image, description,
-        mem_limit (bytes), cpu_limit, seed_from (a folder in the image). The first is
-        the default. Each server of environment E starts in HOME/E, seeded from the
-        image's seed_from folder on its first start and never overwritten after.
+        mem_limit and mem_reservation (bytes), cpu_limit, seed_from (a folder in the
+        image). The first is the default. Each server of environment E starts in
+        HOME/E, seeded from the image's seed_from folder on its first start and never
+        overwritten after.
         Empty: the configured image, no choice.
         """,
     ).tag(config=True)
@@ -440,6 +454,7 @@ class SwarmUserSpawner(SwarmSpawner):
 
     async def start(self) -> tuple[str, int]:
         self.stop_reason = ""
+        self.progress_events = []
         self.apply_options()
         ip, port = await self._start_service()
         return ip, port
@@ -454,6 +469,7 @@ class SwarmUserSpawner(SwarmSpawner):
             # the environment's limits, none where it sets none (not the last start's)
             self.mem_limit = env.mem_limit
             self.cpu_limit = env.cpu_limit
+            self.mem_guarantee = env.mem_reservation
         if self.project() and not self.hub_home_root:
             raise HTTPError(400, "Projects are turned off on this hub.")
 
@@ -608,10 +624,13 @@ class SwarmUserSpawner(SwarmSpawner):
             return []
 
     async def start_object(self) -> None:
-        """Wait until the service's task runs; fail with the task's error if it cannot."""
+        """Wait until the service's task runs; fail with a message naming the cause if
+        it cannot: the task's own error, or no node able to take it (given up after
+        unplaceable_timeout, not the whole start_timeout)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.start_timeout
         last_report = ""
+        unplaceable_since = None
         while True:
             task = current_task(await self.service_tasks(self.service_id))
             if task is not None:
@@ -620,19 +639,51 @@ class SwarmUserSpawner(SwarmSpawner):
                 if report != last_report:
                     self.log.info("Server %s: %s", self.service_name, report)
                     last_report = report
+                    self.add_progress(*progress_of(task))
                 if task_state(task) == "running":
                     self.node = await self.node_hostname(task.get("NodeID", ""))
                     return
                 if is_terminal(task):
-                    raise RuntimeError(
-                        f"Server {self.service_name} failed to start: {task_error(task)}"
-                    )
+                    raise RuntimeError(failure_for_user(task, self.describe_server()))
+                if not unplaceable(task):
+                    unplaceable_since = None
+                elif unplaceable_since is None:
+                    unplaceable_since = loop.time()
+                elif loop.time() - unplaceable_since >= self.unplaceable_timeout:
+                    raise RuntimeError(failure_for_user(task, self.describe_server()))
             if loop.time() >= deadline:
                 detail = task_error(task) if task is not None else "no task was created"
                 raise TimeoutError(
                     f"Server {self.service_name} not running after {self.start_timeout} s: {detail}"
                 )
             await asyncio.sleep(self.task_poll_interval)
+
+    def describe_server(self) -> str:
+        """The server in a user's words: "a server of environment 'python' (…)"."""
+        env = self.chosen_environment()
+        if env is None:
+            return "your server"
+        reserves = (
+            f" (it reserves {env.mem_reservation / 2**30:.1f} GiB of memory)"
+            if env.mem_reservation
+            else ""
+        )
+        return f"a server of environment '{env.name}'{reserves}"
+
+    def add_progress(self, percent: int, message: str) -> None:
+        """One more event for the spawn page (progress), unless it says the same."""
+        if not self.progress_events or self.progress_events[-1]["message"] != message:
+            self.progress_events.append({"progress": percent, "message": message})
+
+    async def progress(self) -> AsyncIterator[dict[str, Any]]:
+        """The spawn page's events as the task moves (JupyterHub stops reading when
+        the spawn ends)."""
+        sent = 0
+        while True:
+            for event in self.progress_events[sent:]:
+                yield event
+            sent = len(self.progress_events)
+            await asyncio.sleep(0.5)
 
     async def _start_service(self) -> tuple[str, int]:
         ip, port = await super().start()

@@ -93,3 +93,56 @@ def hostname_of(node: Mapping[str, Any] | None) -> str:
     if node is None:
         return ""
     return str(node.get("Description", {}).get("Hostname", ""))
+
+
+# What the swarm scheduler says of a task no node can take (swarmkit's
+# scheduler: "no suitable node (insufficient resources on 2 nodes)").
+NO_SUITABLE_NODE = "no suitable node"
+
+# Where a starting task is, as the user's spawn page says it, and how far along.
+PROGRESS = {
+    "new": (10, "Your server is being created"),
+    "allocated": (15, "Your server is being created"),
+    "pending": (20, "Waiting for a computer with room for your server"),
+    "assigned": (35, "A computer was chosen for your server"),
+    "accepted": (40, "A computer was chosen for your server"),
+    "preparing": (50, "Getting the environment's image on its computer"),
+    "ready": (65, "Starting your server"),
+    "starting": (70, "Starting your server"),
+    "running": (85, "Your server is running; waiting for Jupyter to answer"),
+}
+
+
+def unplaceable(task: Task) -> str:
+    """The scheduler's reason when no node can take the task ("" otherwise)."""
+    err = str(task.get("Status", {}).get("Err", ""))
+    if task_state(task) == "pending" and err.startswith(NO_SUITABLE_NODE):
+        return err
+    return ""
+
+
+def progress_of(task: Task) -> tuple[int, str]:
+    """(percent, sentence) for the spawn page, from the task's state."""
+    return PROGRESS.get(task_state(task), (10, "Your server is being created"))
+
+
+def failure_for_user(task: Task, what: str) -> str:
+    """Why `what` (e.g. "a server of environment 'python'") could not start, in
+    words a user can act on, with the swarm's own text for the administrators."""
+    err = str(task.get("Status", {}).get("Err", ""))
+    detail = task_error(task)
+    if unplaceable(task):
+        if "insufficient resources" in err:
+            return (
+                f"No computer in the cluster has room for {what} now ({err}). Try again "
+                f"later or choose a smaller environment; if it keeps happening, tell "
+                f"the hub's administrators."
+            )
+        return f"No computer in the cluster can run {what} ({err}); tell the hub's administrators."
+    if "No such image" in err or "pull access denied" in err or "manifest unknown" in err:
+        return (
+            f"The image of {what} could not be fetched by the computer chosen for it "
+            f"(the cluster's registry may be down): {detail}. Tell the hub's "
+            "administrators."
+        )
+    return f"{what[0].upper()}{what[1:]} failed to start: {detail}"

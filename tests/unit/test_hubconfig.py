@@ -192,6 +192,7 @@ def test_spawner_gets_image_network_limits_placement_and_timeouts(settings):
     python, course = spawner.environments
     assert (python["mem_limit"], python["cpu_limit"]) == (1024**3, 1.0)
     assert (course["mem_limit"], course["cpu_limit"]) == (None, None)
+    assert (python["mem_reservation"], course["mem_reservation"]) == (None, None)
     assert spawner.extra_placement_spec == {"constraints": ["node.role == worker"]}
     assert spawner.passwd_file == "/etc/swarmhub/host/passwd"
     assert spawner.home_root == "/home"
@@ -458,6 +459,11 @@ def test_key_of_the_other_auth_kind_is_refused(shared_settings):
         ("allowed_users", "bob", "allowed_users must be a list"),
         ("admin_users", ["alice", 3], "list of non-empty strings"),
         ("environments", [{"name": "py", "image": IMAGE, "mem_limit": "lots"}], "is not a size"),
+        (
+            "environments",
+            [{"name": "py", "image": IMAGE, "mem_limit": "1G", "mem_reservation": "2G"}],
+            "mem_reservation is more than",
+        ),
     ],
 )
 def test_wrong_types_are_named(settings, key, value, complaint):

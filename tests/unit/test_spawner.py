@@ -359,14 +359,83 @@ def test_start_object_returns_when_the_task_runs_not_before(make_spawner, swarm,
 
 
 @pytest.mark.parametrize("state", ["rejected", "failed"])
-def test_start_fails_with_the_tasks_error(make_spawner, swarm, api, state):
+def test_an_image_that_cannot_be_pulled_fails_the_start_saying_so(make_spawner, swarm, api, state):
     swarm.task_snapshots = [
         [api.task(state="pending")],
         [api.task(state=state, err="No such image: 10.213.7.11:5000/swarmhub/notebook:1")],
     ]
     with pytest.raises(RuntimeError, match=f"{state}: No such image") as e:
         asyncio.run(make_spawner("alice").start())
-    assert "jupyter-alice failed to start" in str(e.value)
+    assert str(e.value).startswith("The image of your server could not be fetched")
+    assert "registry may be down" in str(e.value)
+
+
+def test_a_server_that_exits_at_once_fails_the_start_with_its_error(make_spawner, swarm, api):
+    swarm.task_snapshots = [[api.task(state="failed", err="task: non-zero exit (1)", exit_code=1)]]
+    with pytest.raises(RuntimeError) as e:
+        asyncio.run(make_spawner("alice").start())
+    assert str(e.value).startswith("Your server failed to start: task ")
+    assert "non-zero exit (1)" in str(e.value)
+
+
+def environment(name="big", mem_reservation=2**40):
+    image = "10.213.7.11:5000/swarmhub/notebook:1"
+    return {"name": name, "image": image, "mem_limit": 2**40, "mem_reservation": mem_reservation}
+
+
+def test_a_server_no_node_has_room_for_fails_soon_naming_the_cause(make_spawner, swarm, api):
+    no_room = "no suitable node (insufficient resources on 2 nodes)"
+    swarm.task_snapshots = [[api.task(state="pending", err=no_room, message="pending")]]
+    spawner = make_spawner("alice", environments=[environment()], unplaceable_timeout=0.05)
+    spawner.user_options = {"environment": "big"}
+    with pytest.raises(RuntimeError) as e:
+        asyncio.run(asyncio.wait_for(spawner.start(), timeout=10))
+    message = str(e.value)
+    assert message.startswith("No computer in the cluster has room for a server of environment")
+    assert "'big' (it reserves 1024.0 GiB of memory)" in message
+    assert no_room in message
+    # swarm was asked to reserve the environment's memory
+    assert swarm.created["task_template"]["Resources"]["Reservations"]["MemoryBytes"] == 2**40
+
+
+def test_a_constraint_no_node_meets_fails_soon_naming_the_cause(make_spawner, swarm, api):
+    nobody = "no suitable node (scheduling constraints not satisfied on 2 nodes)"
+    swarm.task_snapshots = [[api.task(state="pending", err=nobody, message="pending")]]
+    spawner = make_spawner("alice", unplaceable_timeout=0.05)
+    with pytest.raises(RuntimeError, match="No computer in the cluster can run your server"):
+        asyncio.run(asyncio.wait_for(spawner.start(), timeout=10))
+
+
+def test_a_task_placed_after_a_short_wait_starts(make_spawner, swarm, api):
+    no_room = "no suitable node (insufficient resources on 2 nodes)"
+    pending = api.task(state="pending", err=no_room, message="pending")
+    swarm.task_snapshots = [[pending], [pending], [api.task(state="running")]]
+    spawner = make_spawner("alice", unplaceable_timeout=60)
+    assert asyncio.run(spawner.start()) == ("10.0.1.5", 8888)
+
+
+def test_the_spawn_page_hears_each_step_once(make_spawner, swarm, api):
+    swarm.task_snapshots = [
+        [api.task(state="pending", message="pending")],
+        [api.task(state="pending", message="pending")],
+        [api.task(state="preparing", message="preparing")],
+        [api.task(state="running")],
+    ]
+    spawner = make_spawner("alice")
+    asyncio.run(spawner.start())
+    assert [e["message"] for e in spawner.progress_events] == [
+        "Waiting for a computer with room for your server",
+        "Getting the environment's image on its computer",
+        "Your server is running; waiting for Jupyter to answer",
+    ]
+    percents = [e["progress"] for e in spawner.progress_events]
+    assert percents == sorted(percents)
+
+    async def first_events():
+        events = spawner.progress()
+        return [await anext(events) for _ in range(3)]
+
+    assert asyncio.run(first_events()) == spawner.progress_events
 
 
 def test_start_gives_up_after_start_timeout_saying_why(make_spawner, swarm, api):
