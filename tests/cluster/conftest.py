@@ -11,6 +11,7 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 
 from tests.cluster import trial
 
@@ -22,6 +23,21 @@ SHARES = [
     {"name": "grades", "level": "private", "readers": ["bob"], "writers": ["ann"]},
     {"name": "exam", "level": "secret", "readers": ["ann"]},
 ]
+
+
+HUGE_ENVIRONMENT = {
+    "name": "huge",
+    "image": "notebook",
+    "description": "more memory than any node has",
+    "mem_limit": "64T",
+    "mem_reservation": "64T",
+}
+
+
+def trial_environments() -> list[dict]:
+    """swarmhub_environments of the trial's inventory."""
+    group_vars = trial.ROOT / "inventory/local/group_vars/all/main.yml"
+    return yaml.safe_load(group_vars.read_text())["swarmhub_environments"]
 
 
 @pytest.fixture(scope="session")
@@ -110,6 +126,9 @@ def deploy_vars(oauth_standin, tmp_path_factory):
                 # activity reaches the hub within 30 s (the culler test relies on it)
                 "jupyterhub_activity_interval": 30,
                 "stats_interval_minutes": 1,
+                # the trial's environments, and one no node has memory for
+                # (test_spawn_drills)
+                "swarmhub_environments": [*trial_environments(), HUGE_ENVIRONMENT],
             }
         )
     )
