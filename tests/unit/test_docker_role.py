@@ -60,7 +60,8 @@ def test_engine_sets_no_new_privileges_only_where_asked():
 # --- the firewall script, run against stand-in iptables -----------------------------------
 
 FAKE_IPTABLES = r"""#!/bin/sh
-# Stand-in for iptables/ip6tables: rules as lines of $RULES_DIR/<tool>; -C, -I only.
+# Stand-in for iptables/ip6tables: rules as lines of $RULES_DIR/<tool>; -C, -I, -S
+# (as "-A RULE", in the order given, unlike the real one's canonical order) and -D.
 state="$RULES_DIR/$(basename "$0")"
 touch "$state"
 op=$1; chain=$2; shift 2
@@ -68,6 +69,10 @@ rule="$chain $*"
 case $op in
   -C) grep -qxF -- "$rule" "$state" ;;
   -I) echo "$rule" >> "$state"; echo "$(basename "$0") -I $rule" >> "$RULES_DIR/log" ;;
+  -S) grep -- "^$chain " "$state" | sed 's/^/-A /' ;;
+  -D) grep -qxF -- "$rule" "$state" || exit 1
+      grep -vxF -- "$rule" "$state" > "$state.new"; mv "$state.new" "$state"
+      echo "$(basename "$0") -D $rule" >> "$RULES_DIR/log" ;;
   *) echo "unexpected $op" >&2; exit 2 ;;
 esac
 """
@@ -156,3 +161,31 @@ def test_blocked_destinations_alone_keep_the_old_rules_only(firewall):
         "DOCKER-USER -i docker0 -d 10.0.0.5 -j DROP",
     ]
     assert rules["ip6tables"] == []
+
+
+def test_a_retired_hosts_rules_go_and_the_others_stay(firewall):
+    firewall(docker_blocked_destinations=CLUSTER, docker_isolate_containers=True)
+    kept = CLUSTER[:-1]
+    rules = firewall(docker_blocked_destinations=kept, docker_isolate_containers=True)
+    retired = CLUSTER[-1]
+    # its two rules (one per bridge) deleted, nothing added
+    assert sorted(rules["added"]) == [
+        f"iptables -D DOCKER-USER -i {bridge} -d {retired} -j DROP"
+        for bridge in ("docker0", "docker_gwbridge")
+    ]
+    assert [r for r in rules["iptables"] if retired in r] == []
+    for bridge in ("docker_gwbridge", "docker0"):
+        for address in kept:
+            assert f"DOCKER-USER -i {bridge} -d {address} -j DROP" in rules["iptables"]
+        assert f"DOCKER-USER -i {bridge} -d 169.254.0.0/16 -j DROP" in rules["iptables"]
+    assert len(rules["iptables"]) == 2 * (len(kept) + 2)
+
+
+def test_a_node_joining_changes_the_rules_live_not_by_an_engine_restart():
+    tasks = yaml.safe_load((ROLE / "tasks/config.yml").read_text())
+    notified = {t["name"]: t.get("notify") for t in tasks if "notify" in t}
+    assert notified["Firewall script for containers' traffic to the cluster's hosts"] == (
+        "Apply the firewall"
+    )
+    restarts = [name for name, handlers in notified.items() if "Restart docker" in handlers]
+    assert restarts == ["Engine settings"]
