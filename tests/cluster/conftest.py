@@ -252,7 +252,12 @@ def pytest_sessionfinish(session, exitstatus):
 # Modules that change the whole cluster run last, in this order: an upgrade
 # (from a changed checkout), then uninstall (keeping the data).
 FIRST_MODULES = ("test_trial_login.py",)
-LAST_MODULES = ("test_node_loss.py", "test_upgrade.py", "test_uninstall.py")
+LAST_MODULES = (
+    "test_node_join.py",
+    "test_node_loss.py",
+    "test_upgrade.py",
+    "test_uninstall.py",
+)
 
 
 def pytest_collection_modifyitems(items):
