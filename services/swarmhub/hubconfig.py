@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,7 @@ SETTINGS_KEYS = frozenset(
         "crypt_key_file",
         "spawn_timeout",
         "http_timeout",
+        "orphan_check_seconds",
         "activity_interval",
         "db_url",
         "cookie_secret_file",
@@ -129,6 +131,9 @@ def configure(c: Any, settings: Mapping[str, Any]) -> None:
 OPS_SERVICE = "swarmhub-ops"
 OPS_SCOPES = ["servers", "read:users", "list:users"]
 SIDECAR_WAIT_SECONDS = 2
+# The orphaned servers' watch (swarmhub.orphans): it reads users and their servers.
+ORPHANS_SERVICE = "swarmhub-orphans"
+ORPHANS_SCOPES = ["list:users", "read:users:name", "read:servers"]
 
 
 def configure_ops_service(c: Any, settings: Mapping[str, Any]) -> None:
@@ -182,6 +187,21 @@ def configure_ops_service(c: Any, settings: Mapping[str, Any]) -> None:
         "scopes": for_instructors,
         "users": sorted(_get_str_list(settings, "instructors")),
     }
+    orphan_check = _get(settings, "orphan_check_seconds", (int, float), default=60)
+    if orphan_check < 0:
+        raise ValueError("hub settings: orphan_check_seconds must be 0 (never) or more")
+    if orphan_check:
+        # a hub-managed service (a process in the hub container, which has the
+        # Docker socket): it reads which servers the hub knows through the API
+        services.append(
+            {
+                "name": ORPHANS_SERVICE,
+                "command": [sys.executable, "-m", "swarmhub.orphans", "--every", str(orphan_check)],
+            }
+        )
+        roles.append(
+            {"name": ORPHANS_SERVICE, "scopes": ORPHANS_SCOPES, "services": [ORPHANS_SERVICE]}
+        )
     c.JupyterHub.services = services
     c.JupyterHub.load_roles = [*_load_roles(c), *roles, instructors]
 

@@ -98,6 +98,8 @@ DROPPED_CAPABILITIES = ("ALL",)
 # and a few kernels use a few hundred at most, a fork bomb is stopped at this.
 DEFAULT_PIDS_LIMIT = 1024
 _SERVICE_HASH_LENGTH = 6
+# Every user server's service carries it: swarmhub.orphans finds them by it.
+SERVER_LABEL = "swarmhub.server"
 
 
 def service_name_for(prefix: str, username: str, server_name: str) -> str:
@@ -247,6 +249,7 @@ def service_create_kwargs(
         "name": name,
         "task_template": task_template,
         "endpoint_spec": EndpointSpec(**endpoint_kwargs),
+        "labels": {SERVER_LABEL: account.name},
     }
 
 

@@ -65,6 +65,8 @@ def settings(secrets):
         "allowed_users": [],
         "spawn_timeout": 120,
         "http_timeout": 60,
+        # the orphans' watch is tested on its own (test_orphans_watch_...)
+        "orphan_check_seconds": 0,
         "db_url": "sqlite:////srv/jupyterhub/data/jupyterhub.sqlite",
         "cookie_secret_file": "/srv/jupyterhub/secrets/cookie_secret",
         # Google login keeps each name's Google identity in the encrypted auth_state
@@ -582,3 +584,13 @@ def test_for_instructors_must_be_true_or_false(settings, tmp_path):
     ]
     with pytest.raises(ValueError, match="for_instructors"):
         configured(settings)
+
+
+def test_orphans_watch_runs_in_the_hub_with_read_scopes_only(settings):
+    del settings["orphan_check_seconds"]  # the default: every 60 s
+    hub = JupyterHub(config=configured(settings))
+    (watch,) = [s for s in hub.services if s["name"] == "swarmhub-orphans"]
+    assert watch["command"][1:] == ["-m", "swarmhub.orphans", "--every", "60"]
+    (role,) = [r for r in hub.load_roles if r["name"] == "swarmhub-orphans"]
+    assert role["scopes"] == ["list:users", "read:users:name", "read:servers"]
+    assert role["services"] == ["swarmhub-orphans"]

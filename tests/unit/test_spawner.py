@@ -615,3 +615,9 @@ def test_wait_for_port_gives_up_on_a_closed_port():
         return await wait_for_port("127.0.0.1", port, timeout=0.3, interval=0.05)
 
     assert not asyncio.run(scenario())
+
+
+def test_every_server_service_carries_the_label_the_orphans_watch_finds(make_spawner, swarm, api):
+    swarm.task_snapshots = [[api.task(state="running")]]
+    asyncio.run(make_spawner("alice").start())
+    assert swarm.created["labels"] == {"swarmhub.server": "alice"}
