@@ -126,6 +126,8 @@ def deploy_vars(oauth_standin, tmp_path_factory):
                 # activity reaches the hub within 30 s (the culler test relies on it)
                 "jupyterhub_activity_interval": 30,
                 "stats_interval_minutes": 1,
+                # test_orphans waits for two looks
+                "jupyterhub_orphan_check_seconds": 10,
                 # the trial's environments, and one no node has memory for
                 # (test_spawn_drills)
                 "swarmhub_environments": [*trial_environments(), HUGE_ENVIRONMENT],
