@@ -102,6 +102,15 @@ _SERVICE_HASH_LENGTH = 6
 SERVER_LABEL = "swarmhub.server"
 
 
+class ServerCannotStart(RuntimeError):
+    """A start that cannot succeed, with a message for the user: JupyterHub shows an
+    exception's jupyterhub_message (and nothing else) on the failed spawn's page."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.jupyterhub_message = message
+
+
 def service_name_for(prefix: str, username: str, server_name: str) -> str:
     """The swarm service name of a user's server, unique per (user, server).
 
@@ -647,13 +656,13 @@ class SwarmUserSpawner(SwarmSpawner):
                     self.node = await self.node_hostname(task.get("NodeID", ""))
                     return
                 if is_terminal(task):
-                    raise RuntimeError(failure_for_user(task, self.describe_server()))
+                    raise ServerCannotStart(failure_for_user(task, self.describe_server()))
                 if not unplaceable(task):
                     unplaceable_since = None
                 elif unplaceable_since is None:
                     unplaceable_since = loop.time()
                 elif loop.time() - unplaceable_since >= self.unplaceable_timeout:
-                    raise RuntimeError(failure_for_user(task, self.describe_server()))
+                    raise ServerCannotStart(failure_for_user(task, self.describe_server()))
             if loop.time() >= deadline:
                 detail = task_error(task) if task is not None else "no task was created"
                 raise TimeoutError(

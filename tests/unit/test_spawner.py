@@ -367,6 +367,8 @@ def test_an_image_that_cannot_be_pulled_fails_the_start_saying_so(make_spawner, 
     with pytest.raises(RuntimeError, match=f"{state}: No such image") as e:
         asyncio.run(make_spawner("alice").start())
     assert str(e.value).startswith("The image of your server could not be fetched")
+    # what JupyterHub shows on the failed spawn's page
+    assert e.value.jupyterhub_message == str(e.value)
     assert "registry may be down" in str(e.value)
 
 
