@@ -21,28 +21,28 @@ import urllib.request
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from .spawner import SERVER_LABEL, service_name_for
+from .spawner import SERVER_LABEL, server_label
 
 PAGE = 200
 
 log = logging.getLogger("swarmhub.orphans")
 
 
-def known_services(users: Iterable[Mapping[str, Any]], prefix: str) -> set[str]:
-    """The service names of every server the hub knows (running or pending)."""
+def known_servers(users: Iterable[Mapping[str, Any]]) -> set[str]:
+    """server_label of every server the hub knows (running or pending)."""
     return {
-        service_name_for(prefix, user["name"], server_name)
+        server_label(user["name"], server_name)
         for user in users
         for server_name in (user.get("servers") or {})
     }
 
 
 def sort_out(
-    services: Iterable[str], known: set[str], suspects: set[str]
+    services: Mapping[str, str], known: set[str], suspects: set[str]
 ) -> tuple[list[str], set[str]]:
-    """(services to remove: unknown now and at the last look, unknown ones to look
-    at again)."""
-    unknown = {name for name in services if name not in known}
+    """services: {service name: its server label}. (Services to remove: unknown now
+    and at the last look; unknown ones to look at again.)"""
+    unknown = {name for name, label in services.items() if label not in known}
     return sorted(unknown & suspects), unknown - suspects
 
 
@@ -61,11 +61,12 @@ def hub_users(api_url: str, token: str) -> list[dict[str, Any]]:
             return users
 
 
-def look(client: Any, api_url: str, token: str, prefix: str, suspects: set[str]) -> set[str]:
+def look(client: Any, api_url: str, token: str, suspects: set[str]) -> set[str]:
     """One look: remove the orphans found twice; the suspects for the next look."""
     services = {s.name: s for s in client.services.list(filters={"label": SERVER_LABEL})}
-    known = known_services(hub_users(api_url, token), prefix)
-    orphans, suspects = sort_out(services, known, suspects)
+    labels = {name: s.attrs["Spec"]["Labels"][SERVER_LABEL] for name, s in services.items()}
+    known = known_servers(hub_users(api_url, token))
+    orphans, suspects = sort_out(labels, known, suspects)
     for name in orphans:
         log.warning(
             "Removing %s: a user server's service the hub does not know (the user's "
@@ -79,7 +80,6 @@ def look(client: Any, api_url: str, token: str, prefix: str, suspects: set[str])
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m swarmhub.orphans", description=__doc__)
     parser.add_argument("--every", type=float, default=60, help="seconds between looks")
-    parser.add_argument("--prefix", default="jupyter", help="the servers' service name prefix")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="[orphans %(levelname)s] %(message)s")
     import docker  # the hub image has it (dockerspawner's)
@@ -89,7 +89,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     suspects: set[str] = set()
     while True:
         try:
-            suspects = look(client, api_url, token, args.prefix, suspects)
+            suspects = look(client, api_url, token, suspects)
         except Exception as error:  # noqa: BLE001 (one failed look must not end the watch)
             log.error("Looking for orphaned servers failed: %s", error)
         time.sleep(args.every)

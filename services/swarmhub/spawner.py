@@ -98,8 +98,14 @@ DROPPED_CAPABILITIES = ("ALL",)
 # and a few kernels use a few hundred at most, a fork bomb is stopped at this.
 DEFAULT_PIDS_LIMIT = 1024
 _SERVICE_HASH_LENGTH = 6
-# Every user server's service carries it: swarmhub.orphans finds them by it.
+# Every user server's service carries it, valued server_label(user, server):
+# swarmhub.orphans finds them by it and matches them to the hub's servers.
 SERVER_LABEL = "swarmhub.server"
+
+
+def server_label(username: str, server_name: str) -> str:
+    """USER/SERVER ("" for the default server): neither may hold a "/"."""
+    return f"{username}/{server_name}"
 
 
 class ServerCannotStart(RuntimeError):
@@ -206,6 +212,7 @@ def service_create_kwargs(
     extra_resources_spec: Mapping[str, Any] | None = None,
     extra_task_spec: Mapping[str, Any] | None = None,
     extra_endpoint_spec: Mapping[str, Any] | None = None,
+    labels: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Keyword arguments for docker.APIClient.create_service for one user server.
 
@@ -258,7 +265,7 @@ def service_create_kwargs(
         "name": name,
         "task_template": task_template,
         "endpoint_spec": EndpointSpec(**endpoint_kwargs),
-        "labels": {SERVER_LABEL: account.name},
+        "labels": dict(labels or {}),
     }
 
 
@@ -593,6 +600,7 @@ class SwarmUserSpawner(SwarmSpawner):
             extra_resources_spec=self.extra_resources_spec,
             extra_task_spec=self.extra_task_spec,
             extra_endpoint_spec=self.extra_endpoint_spec,
+            labels={SERVER_LABEL: server_label(self.user.name, self.name or "")},
         )
         self.log.info(
             "Creating service %s as uid %s gid %s on network %s",

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from types import SimpleNamespace
 
-from swarmhub.orphans import known_services, look, sort_out
-from swarmhub.spawner import SERVER_LABEL, service_name_for
+from swarmhub.orphans import known_servers, look, sort_out
+from swarmhub.spawner import SERVER_LABEL
 
 USERS = [
     {"name": "ann", "servers": {"": {"ready": True}}},
@@ -15,36 +15,34 @@ USERS = [
 ]
 
 
-def test_the_hub_knows_running_and_pending_servers_by_their_service_names():
-    assert known_services(USERS, "jupyter") == {
-        service_name_for("jupyter", "ann", ""),
-        service_name_for("jupyter", "bob", "thesis"),
-    }
+def test_the_hub_knows_running_and_pending_servers():
+    assert known_servers(USERS) == {"ann/", "bob/thesis"}
 
 
 def test_an_unknown_service_is_removed_only_at_its_second_look():
-    known = {"jupyter-ann"}
-    remove, suspects = sort_out(["jupyter-ann", "jupyter-ghost"], known, set())
+    services = {"jupyter-ann": "ann/", "jupyter-ghost": "ghost/"}
+    remove, suspects = sort_out(services, {"ann/"}, set())
     assert (remove, suspects) == ([], {"jupyter-ghost"})
-    remove, suspects = sort_out(["jupyter-ann", "jupyter-ghost"], known, suspects)
+    remove, suspects = sort_out(services, {"ann/"}, suspects)
     assert (remove, suspects) == (["jupyter-ghost"], set())
 
 
-def test_a_service_the_hub_learned_of_in_between_is_kept():
-    _, suspects = sort_out(["jupyter-new"], set(), set())
-    assert sort_out(["jupyter-new"], {"jupyter-new"}, suspects) == ([], set())
+def test_a_server_the_hub_learned_of_in_between_is_kept():
+    _, suspects = sort_out({"jupyter-new": "new/"}, set(), set())
+    assert sort_out({"jupyter-new": "new/"}, {"new/"}, suspects) == ([], set())
 
 
 class FakeService:
-    def __init__(self, name):
+    def __init__(self, name, label):
         self.name, self.removed = name, False
+        self.attrs = {"Spec": {"Labels": {SERVER_LABEL: label}}}
 
     def remove(self):
         self.removed = True
 
 
 def test_a_look_removes_what_the_hub_lost_and_logs_it(monkeypatch, caplog):
-    services = [FakeService(service_name_for("jupyter", "ann", "")), FakeService("jupyter-old")]
+    services = [FakeService("jupyter-ann", "ann/"), FakeService("jupyter-old", "old/")]
     asked = []
 
     def list_services(filters):
@@ -53,10 +51,10 @@ def test_a_look_removes_what_the_hub_lost_and_logs_it(monkeypatch, caplog):
 
     client = SimpleNamespace(services=SimpleNamespace(list=list_services))
     monkeypatch.setattr("swarmhub.orphans.hub_users", lambda url, token: USERS)
-    suspects = look(client, "http://hub/api", "token", "jupyter", set())
+    suspects = look(client, "http://hub/api", "token", set())
     assert not any(s.removed for s in services)
     with caplog.at_level(logging.WARNING):
-        look(client, "http://hub/api", "token", "jupyter", suspects)
+        look(client, "http://hub/api", "token", suspects)
     assert [s.removed for s in services] == [False, True]
     assert "Removing jupyter-old" in caplog.text and "files are kept" in caplog.text
     assert asked == [{"label": SERVER_LABEL}] * 2

@@ -622,4 +622,6 @@ def test_wait_for_port_gives_up_on_a_closed_port():
 def test_every_server_service_carries_the_label_the_orphans_watch_finds(make_spawner, swarm, api):
     swarm.task_snapshots = [[api.task(state="running")]]
     asyncio.run(make_spawner("alice").start())
-    assert swarm.created["labels"] == {"swarmhub.server": "alice"}
+    assert swarm.created["labels"] == {"swarmhub.server": "alice/"}
+    asyncio.run(make_spawner("alice", server_name="thesis").start())
+    assert swarm.created["labels"] == {"swarmhub.server": "alice/thesis"}
