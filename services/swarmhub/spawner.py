@@ -28,7 +28,7 @@ import asyncio
 import hashlib
 import posixpath
 import re
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -106,6 +106,23 @@ SERVER_LABEL = "swarmhub.server"
 def server_label(username: str, server_name: str) -> str:
     """USER/SERVER ("" for the default server): neither may hold a "/"."""
     return f"{username}/{server_name}"
+
+
+class SharedRead:
+    """One answer of the swarm's API, shared by every server's spawner and read
+    again once older than the max_age asked for: polling N servers then costs one
+    call per max_age, not N."""
+
+    def __init__(self) -> None:
+        self.value: Any = None
+        self.read_at: float | None = None
+
+    async def get(self, read: Callable[[], Awaitable[Any]], max_age: float) -> Any:
+        now = asyncio.get_running_loop().time()
+        if self.read_at is None or now - self.read_at >= max_age:
+            self.value = await read()
+            self.read_at = now
+        return self.value
 
 
 class ServerCannotStart(RuntimeError):
@@ -318,10 +335,10 @@ async def wait_for_port(host: str, port: int, timeout: float, interval: float) -
 class SwarmUserSpawner(SwarmSpawner):
     """Runs each user server as a swarm service, as the user's own uid/gid, home from NFS."""
 
-    # The swarm's nodes by ID and when they were read (loop time): shared by every
-    # spawner, so polling N servers reads the node list once per node_state_ttl.
-    _nodes: dict[str, Mapping[str, Any]] = {}
-    _nodes_read_at: float | None = None
+    # Shared by every spawner (node_state_ttl): the swarm's nodes by ID, and the
+    # tasks meant to run, by service ID.
+    _nodes = SharedRead()
+    _running_tasks = SharedRead()
 
     passwd_file = Unicode(
         "/etc/passwd",
@@ -730,13 +747,23 @@ class SwarmUserSpawner(SwarmSpawner):
 
     async def swarm_nodes(self, max_age: float | None = None) -> Mapping[str, Mapping[str, Any]]:
         """The swarm's nodes by ID, read again when older than max_age (node_state_ttl)."""
-        cls = SwarmUserSpawner
-        now = asyncio.get_running_loop().time()
-        max_age = self.node_state_ttl if max_age is None else max_age
-        if cls._nodes_read_at is None or now - cls._nodes_read_at >= max_age:
-            cls._nodes = {node["ID"]: node for node in await self.docker("nodes")}
-            cls._nodes_read_at = now
-        return cls._nodes
+
+        async def read() -> dict[str, Mapping[str, Any]]:
+            return {node["ID"]: node for node in await self.docker("nodes")}
+
+        ttl = self.node_state_ttl if max_age is None else max_age
+        return await SwarmUserSpawner._nodes.get(read, ttl)
+
+    async def running_tasks(self) -> Mapping[str, list[Mapping[str, Any]]]:
+        """Every swarm task meant to run, by service ID (read once per node_state_ttl)."""
+
+        async def read() -> dict[str, list[Mapping[str, Any]]]:
+            by_service: dict[str, list[Mapping[str, Any]]] = {}
+            for task in await self.docker("tasks", filters={"desired-state": "running"}):
+                by_service.setdefault(task.get("ServiceID", ""), []).append(task)
+            return by_service
+
+        return await SwarmUserSpawner._running_tasks.get(read, self.node_state_ttl)
 
     async def lost_node(self, task: Mapping[str, Any] | None, max_age: float | None = None) -> str:
         """The hostname of the node the task is on if the swarm has given that node up."""
@@ -765,6 +792,12 @@ class SwarmUserSpawner(SwarmSpawner):
         A task on a node the swarm gave up counts as stopped: the node's containers
         cannot be reached, and swarm does not move a task whose restart policy is none.
         """
+        # the common case, answered from the snapshot every server's poll shares:
+        # a task meant to run, and running, on a live node
+        if self.object_id:
+            task = current_task((await self.running_tasks()).get(self.object_id, []))
+            if task is not None and task_state(task) == "running" and not await self.lost_node(task):
+                return None
         if await self.get_object() is None:
             return 0
         task = current_task(await self.service_tasks(self.service_id))

@@ -180,6 +180,16 @@ class FakeSwarm:
         return True
 
     def tasks(self, filters: dict[str, Any]) -> list[dict[str, Any]]:
+        if "service" not in filters:
+            # every task meant to run (the polls' shared snapshot): the current
+            # snapshot, not taking a scripted step
+            assert filters == {"desired-state": "running"}, filters
+            live = [s for s in self.services.values()]
+            return [
+                t
+                for t in self.task_snapshots[0]
+                if t["DesiredState"] == "running" and t["ServiceID"] in live
+            ]
         # like the engine: the service filter must name an existing service
         service_id = self._service_id(filters["service"])
         snapshot = self.task_snapshots[0]

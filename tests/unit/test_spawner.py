@@ -556,6 +556,16 @@ def test_a_server_on_a_node_that_went_down_counts_as_stopped_and_says_why(make_s
     assert "files are kept" in spawner.stop_reason
 
 
+def test_a_known_server_on_a_node_that_went_down_counts_as_stopped_too(make_spawner, swarm, api):
+    swarm.add_service("jupyter-alice")
+    swarm.task_snapshots = [[api.task(state="running")]]
+    spawner = make_spawner("alice")
+    spawner.object_id = api.SERVICE_ID  # as after a start: the shared snapshot is used
+    assert asyncio.run(spawner.poll()) is None
+    swarm.node_states[api.NODE_ID] = "down"
+    assert asyncio.run(spawner.poll()) == f"node host-of-{api.NODE_ID[:5]} is down"
+
+
 def test_a_node_only_disconnected_for_a_moment_stops_nothing(make_spawner, swarm, api):
     swarm.add_service("jupyter-alice")
     swarm.task_snapshots = [[api.task(state="running")]]
@@ -568,12 +578,16 @@ def test_the_node_list_is_read_once_for_many_polls(make_spawner, swarm, api):
     swarm.task_snapshots = [[api.task(state="running")]]
     spawners = [make_spawner("alice", node_state_ttl=60) for _ in range(5)]
 
+    for spawner in spawners:
+        spawner.object_id = api.SERVICE_ID
+
     async def poll_all():
-        SwarmUserSpawner._nodes_read_at = None
+        SwarmUserSpawner._nodes.read_at = SwarmUserSpawner._running_tasks.read_at = None
         return [await s.poll() for s in spawners]
 
     assert asyncio.run(poll_all()) == [None] * 5
-    assert swarm.method_names().count("nodes") == 1
+    # one read of the nodes and one of the tasks for all five, nothing per server
+    assert swarm.method_names() == ["tasks", "nodes"]
 
 
 def test_stop_does_not_wait_for_a_task_on_a_node_that_is_down(make_spawner, swarm, api, caplog):
