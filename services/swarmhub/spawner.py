@@ -796,7 +796,8 @@ class SwarmUserSpawner(SwarmSpawner):
         # a task meant to run, and running, on a live node
         if self.object_id:
             task = current_task((await self.running_tasks()).get(self.object_id, []))
-            if task is not None and task_state(task) == "running" and not await self.lost_node(task):
+            running = task is not None and task_state(task) == "running"
+            if running and not await self.lost_node(task):
                 return None
         if await self.get_object() is None:
             return 0
