@@ -120,9 +120,10 @@ def test_servers_run_their_image_by_digest_and_a_push_does_not_replace_it(first_
     tag = notebook_tag()
     digest_ref = pushed_digest(tag)
     image_id = on_host("hub", f"docker image inspect -f '{{{{.Id}}}}' {tag}")
-    # an impostor pushed to the notebook's tag with the hub's own login, as a
-    # rebuild or an intruder holding a password would
-    on_host("hub", f"docker tag swarmhub/base:bookworm {tag} && docker push {tag}")
+    # an impostor (the hub's own image) pushed to the notebook's tag with the
+    # hub's own login, as a rebuild or an intruder holding a password would
+    impostor = on_host("hub", "docker inspect -f '{{.Config.Image}}' jupyterhub")
+    on_host("hub", f"docker tag {impostor} {tag} && docker push {tag}")
     try:
         page = new_page()
         jupyter_ui.log_in_to_hub(page, "dora@example.org")
