@@ -28,7 +28,7 @@ from .authenticators import (
 from .environments import parse_environments
 from .projects_handlers import PROJECTS_TEMPLATES, projects_handlers
 from .shares import parse_shares
-from .spawner import DEFAULT_PIDS_LIMIT, SwarmUserSpawner
+from .spawner import DEFAULT_PIDS_LIMIT, SwarmUserSpawner, stop_reasons
 
 log = logging.getLogger(__name__)
 
@@ -240,6 +240,8 @@ def configure_hub(c: Any, settings: Mapping[str, Any]) -> None:
         _get(settings, "hub_home_root", str, default="")
     )
     c.JupyterHub.template_paths = [PROJECTS_TEMPLATES]
+    # why a user's server stopped on its own (not_running.html)
+    c.JupyterHub.template_vars = {"stop_reasons": stop_reasons}
     # user servers are swarm services that outlive a hub restart (e.g. a redeploy);
     # the restarted hub finds them again through the spawner state in its database
     c.JupyterHub.cleanup_servers = False

@@ -11,7 +11,7 @@ Differences from dockerspawner's SwarmSpawner, and why:
   there can be waited for;
 - a server whose task is on a node that is down counts as stopped (poll), so the
   hub stops routing to it and offers a restart, which lands on a live node; the
-  user's page then says why (stop_reason, templates/not_running.html);
+  user's page then says why (stop_reasons, templates/not_running.html);
 - the service spec is built by a plain function (service_create_kwargs) with the
   home directory mounted as the user, and swarm told not to restart the container:
   the hub, not swarm, decides when a server runs;
@@ -123,6 +123,20 @@ class SharedRead:
             self.value = await read()
             self.read_at = now
         return self.value
+
+
+# Why a server stopped without anyone asking (its node went down), by (user name,
+# server name), until its next start. Not on the spawner: JupyterHub drops a
+# stopped server's spawner object, and the user's page comes after that.
+_STOP_REASONS: dict[tuple[str, str], str] = {}
+
+
+def stop_reasons(user: Any) -> dict[str, str]:
+    """{server name: why it stopped} of a user, for the "not running" page (the
+    hub's template variable stop_reasons)."""
+    if user is None:
+        return {}
+    return {server: why for (name, server), why in _STOP_REASONS.items() if name == user.name}
 
 
 class ServerCannotStart(RuntimeError):
@@ -391,12 +405,6 @@ class SwarmUserSpawner(SwarmSpawner):
         help="""The spawn page's events of the current start (see progress).""",
     )
 
-    stop_reason = Unicode(
-        "",
-        help="""Why the server stopped when the hub did not stop it (e.g. its node
-        went down), for the user's "not running" page; empty otherwise.""",
-    )
-
     environments = List(
         Dict(),
         help="""Environments users choose from: dicts with name, image, description,
@@ -487,6 +495,18 @@ class SwarmUserSpawner(SwarmSpawner):
     def clear_state(self) -> None:
         super().clear_state()
         self.node = ""
+
+    @property
+    def stop_reason(self) -> str:
+        """Why this server last stopped without being asked ("" if it did not)."""
+        return _STOP_REASONS.get((self.user.name, self.name or ""), "")
+
+    @stop_reason.setter
+    def stop_reason(self, why: str) -> None:
+        if why:
+            _STOP_REASONS[(self.user.name, self.name or "")] = why
+        else:
+            _STOP_REASONS.pop((self.user.name, self.name or ""), None)
 
     async def start(self) -> tuple[str, int]:
         self.stop_reason = ""

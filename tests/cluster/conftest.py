@@ -107,7 +107,9 @@ def deploy_vars(oauth_standin, tmp_path_factory):
                 "jupyterhub_google_userdata_url": f"{url}/userinfo",
                 # eve's name is also an operator's account on the hub, and both
                 # ada.lovelace@ and ada-lovelace@ make the name ada-lovelace (test_accounts)
-                # fay never logs in but with restuser down (test_accounts)
+                # fay never logs in but with restuser down (test_accounts); gus's starts
+                # fail on purpose (test_spawn_drills), and a user's last options are
+                # the next start's default, so nobody else's are touched
                 "swarmhub_allowed_users": [
                     "ann",
                     "bob",
@@ -115,6 +117,7 @@ def deploy_vars(oauth_standin, tmp_path_factory):
                     "dora",
                     "eve",
                     "fay",
+                    "gus",
                     "ada-lovelace",
                 ],
                 "swarmhub_admin_users": ["ann"],

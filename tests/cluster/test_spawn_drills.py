@@ -15,6 +15,8 @@ from tests.cluster import jupyter_ui, trial
 from tests.cluster.trial import on_host
 
 NODES = ("node1", "node2")
+# whose starts fail on purpose: a user's last options are the next start's default
+USER = "gus"
 
 
 def environment_image(name: str) -> str:
@@ -43,31 +45,31 @@ def failed_start(page, username: str, **options: str) -> tuple[float, str]:
 
 def test_an_environment_no_node_has_room_for_is_refused_soon_saying_why(first_deploy, new_page):
     page = new_page()
-    jupyter_ui.log_in_to_hub(page, "bob@example.org")
-    seconds, shown = failed_start(page, "bob", environment="huge")
+    jupyter_ui.log_in_to_hub(page, f"{USER}@example.org")
+    seconds, shown = failed_start(page, USER, environment="huge")
     print(f"\nthe start no node had room for was given up after {seconds:.0f}s")
     assert "No computer in the cluster has room for a server of environment" in shown
     assert "huge" in shown and "insufficient resources" in shown
-    assert not [t for t in trial.service_tasks_all() if t["Name"].startswith("jupyter-bob.")]
+    assert not [t for t in trial.service_tasks_all() if t["Name"].startswith(f"jupyter-{USER}.")]
 
 
 def test_with_the_registry_down_servers_start_from_the_nodes_images(first_deploy, new_page):
     page = new_page()
-    jupyter_ui.log_in_to_hub(page, "bob@example.org")
+    jupyter_ui.log_in_to_hub(page, f"{USER}@example.org")
     course = environment_image("course")
     on_host("hub", "systemctl stop docker-registry")
     try:
         # the default environment's image is on every node already (pre-pulled)
-        if jupyter_ui.server_state(page, "bob"):
-            jupyter_ui.stop_server(page, "bob")
-        seconds = jupyter_ui.start_server(page, "bob")
-        print(f"\nwith the registry down, bob's server was ready in {seconds:.1f}s")
-        jupyter_ui.stop_server(page, "bob")
+        if jupyter_ui.server_state(page, USER):
+            jupyter_ui.stop_server(page, USER)
+        seconds = jupyter_ui.start_server(page, USER, environment="python")
+        print(f"\nwith the registry down, gus's server was ready in {seconds:.1f}s")
+        jupyter_ui.stop_server(page, USER)
 
         # an image no node has cannot be fetched now: the start says so
         for node in NODES:
             on_host(node, f"docker image rm {course}")
-        seconds, shown = failed_start(page, "bob", environment="course")
+        seconds, shown = failed_start(page, USER, environment="course")
         print(f"the start whose image could not be pulled was given up after {seconds:.0f}s")
         assert "The image of a server of environment" in shown
         assert "could not be fetched" in shown and "registry may be down" in shown

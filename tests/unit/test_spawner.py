@@ -2,12 +2,15 @@ import asyncio
 import copy
 import logging
 from importlib.metadata import entry_points
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from docker.types import Mount
 from tornado.web import HTTPError
 from traitlets.config import Config
 
+import swarmhub.spawner as spawner_module
 from swarmhub.accounts import Account, AccountError
 from swarmhub.spawner import (
     DEFAULT_PIDS_LIMIT,
@@ -17,6 +20,7 @@ from swarmhub.spawner import (
     lost_hardening,
     service_create_kwargs,
     service_name_for,
+    stop_reasons,
     wait_for_port,
 )
 
@@ -608,8 +612,50 @@ def test_a_new_start_forgets_why_the_last_server_stopped(make_spawner, swarm, ap
     swarm.task_snapshots = [[api.task(state="running")]]
     spawner = make_spawner("alice")
     spawner.stop_reason = "The computer your server ran on (node2) stopped answering"
+    assert stop_reasons(SimpleNamespace(name="alice")) == {"": spawner.stop_reason}
     asyncio.run(spawner.start())
     assert spawner.stop_reason == ""
+    assert stop_reasons(SimpleNamespace(name="alice")) == {}
+
+
+def test_the_reason_outlives_the_spawner_object_jupyterhub_drops(make_spawner, swarm, api):
+    swarm.add_service("jupyter-alice")
+    swarm.task_snapshots = [[api.task(state="running")]]
+    swarm.node_states[api.NODE_ID] = "down"
+    asyncio.run(make_spawner("alice").poll())
+    # the page is rendered after JupyterHub popped that spawner: the reason is the user's
+    assert "stopped answering" in stop_reasons(SimpleNamespace(name="alice"))[""]
+    assert stop_reasons(SimpleNamespace(name="bob")) == {}
+    assert stop_reasons(None) == {}
+    make_spawner("alice").stop_reason = ""
+
+
+def render_not_running(**context):
+    from jinja2 import ChoiceLoader, DictLoader, Environment, FileSystemLoader, PrefixLoader
+    from jupyterhub._data import DATA_FILES_PATH
+
+    ours = Path(spawner_module.__file__).with_name("templates")
+    page = "{% block main %}{% endblock %}{% block script %}{% endblock %}"
+    env = Environment(
+        loader=ChoiceLoader([
+            # JupyterHub's page.html needs the whole hub; its blocks are enough here
+            DictLoader({"page.html": page}),
+            PrefixLoader({"templates": FileSystemLoader(f"{DATA_FILES_PATH}/templates")}, "/"),
+            FileSystemLoader(str(ours)),
+        ]),
+        autoescape=True,
+    )  # fmt: skip
+    return env.get_template("not_running.html").render(server_name="", spawn_url="/x", **context)
+
+
+def test_the_not_running_page_says_why_the_server_stopped():
+    why = "The computer your server ran on (node2) stopped answering <b>"
+    page = render_not_running(stop_reasons={"": why}, failed=False)
+    assert 'id="stop-reason"' in page
+    assert "The computer your server ran on (node2) stopped answering &lt;b&gt;" in page
+    assert "Would you like to start it?" in page
+    assert 'id="stop-reason"' not in render_not_running(stop_reasons={}, failed=False)
+    assert 'id="stop-reason"' not in render_not_running(stop_reasons={"": why}, failed=True)
 
 
 def test_wait_for_port_sees_a_listening_server():
