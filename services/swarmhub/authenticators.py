@@ -232,10 +232,10 @@ class SystemAccountMixin(LoggingConfigurable):
         try:
             account = await ensure_account(self.restuser_socket, name)
         except RestuserError as e:
-            if e.status in (403, 409):
+            if e.status is not None and e.status < 500:
                 self.log.error("Login of %r failed: %s", name, e)
-                # a refusal (an operator's account, a system group member): waiting
-                # will not help, the administrators must
+                # a refusal (an operator's account, a system group member, a name it
+                # keeps): waiting will not help, the administrators must
                 raise HTTPError(
                     403,
                     f"This hub cannot give you the account {name} ({e.reason}). Nothing "
