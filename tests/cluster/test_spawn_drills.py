@@ -66,9 +66,10 @@ def test_with_the_registry_down_servers_start_from_the_nodes_images(first_deploy
         print(f"\nwith the registry down, gus's server was ready in {seconds:.1f}s")
         jupyter_ui.stop_server(page, USER)
 
-        # an image no node has cannot be fetched now: the start says so
+        # an image no node has cannot be fetched now: the start says so (-f: a
+        # server of that environment may still run; it keeps its image, untagged)
         for node in NODES:
-            on_host(node, f"docker image rm {course}")
+            on_host(node, f"docker image rm -f {course}")
         seconds, shown = failed_start(page, USER, environment="course")
         print(f"the start whose image could not be pulled was given up after {seconds:.0f}s")
         assert "The image of a server of environment" in shown
