@@ -32,17 +32,21 @@ def find_group_gid(group: Path, name: str) -> int | None:
 
 def groups_of(group: Path, name: str, primary_gid: int) -> dict[str, int]:
     """{group name: gid} of the groups `name` belongs to (accounts.group_memberships)."""
-    return group_memberships((":".join(fields) for fields in _entries(group)), name, primary_gid)
+    return group_memberships(_lines(group), name, primary_gid)
 
 
-def _entries(path: Path) -> list[list[str]]:
+def _lines(path: Path) -> list[str]:
     try:
         text = path.read_text(encoding="utf-8", errors="surrogateescape")
     except OSError as e:
         raise RestuserError(
             500, "cannot-read-accounts", f"cannot read {path} ({e.strerror})"
         ) from None
-    return [line.split(":") for line in text.splitlines()]
+    return text.splitlines()
+
+
+def _entries(path: Path) -> list[list[str]]:
+    return [line.split(":") for line in _lines(path)]
 
 
 def _find_entry(path: Path, name: str) -> list[str] | None:
