@@ -61,8 +61,8 @@ def require_proxy() -> None:
     """Fail early, saying how to install it, where the hub could not start its proxy."""
     if shutil.which("configurable-http-proxy", path=PATH_WITH_VENV) is None:
         raise HubDidNotStart(
-            "configurable-http-proxy is not on PATH; install it with "
-            "`npm install -g configurable-http-proxy@4.6.3`"
+            "configurable-http-proxy is not on PATH; ./script/test installs the version "
+            "images/proxy/package.json pins (npm install -g configurable-http-proxy@VERSION)"
         )
 
 

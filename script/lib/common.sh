@@ -47,3 +47,21 @@ ensure_apt_packages() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null \
     || die "apt-get install ${missing[*]} failed"
 }
+
+# ensure_configurable_http_proxy: the configurable-http-proxy the hub image
+# pins (images/proxy/package.json) on this machine's PATH, from npm, for the
+# hubs the integration tests and the stats benchmark run on loopback.
+ensure_configurable_http_proxy() {
+  local repo version have node_major
+  repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+  version=$(sed -n 's/.*"configurable-http-proxy": *"\([0-9.]*\)".*/\1/p' "$repo/images/proxy/package.json")
+  [ -n "$version" ] || die "no configurable-http-proxy version in images/proxy/package.json"
+  have=$(configurable-http-proxy --version 2>/dev/null || true)
+  [ "$have" = "$version" ] && return 0
+  command -v npm >/dev/null || ensure_apt_packages npm
+  node_major=$(node --version 2>/dev/null | sed -n 's/^v\([0-9]*\)\..*/\1/p')
+  [ "${node_major:-0}" -ge 20 ] \
+    || die "configurable-http-proxy $version needs Node.js 20 or later; this machine has $(node --version 2>/dev/null || echo none): install Node.js 20 (e.g. Debian trixie's nodejs) and rerun"
+  say "installing configurable-http-proxy $version (npm)${have:+, replacing $have}"
+  npm install -g --silent "configurable-http-proxy@$version" >/dev/null || die "npm install configurable-http-proxy@$version failed"
+}

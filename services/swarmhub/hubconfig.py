@@ -27,12 +27,13 @@ from .authenticators import (
 )
 from .environments import parse_environments
 from .projects_handlers import PROJECTS_TEMPLATES, projects_handlers
+from .proxy import ExternalProxy
 from .shares import parse_shares
 from .spawner import DEFAULT_PIDS_LIMIT, SwarmUserSpawner, stop_reasons
 
 log = logging.getLogger(__name__)
 
-HUB_PORT = 8000  # configurable-http-proxy, in the hub container; nginx forwards here
+HUB_PORT = 8000  # configurable-http-proxy; nginx forwards here
 HUB_API_PORT = 8081  # what user servers call back to
 NAMED_SERVER_LIMIT = 2
 # JupyterHub role whose members may open the services marked for_instructors
@@ -73,6 +74,8 @@ SETTINGS_KEYS = frozenset(
         "db_url",
         "cookie_secret_file",
         "ops_token_file",
+        "proxy_api_url",
+        "proxy_token_file",
         "services",
         "auth",
     }
@@ -120,6 +123,7 @@ def configure(c: Any, settings: Mapping[str, Any]) -> None:
     """Apply hub settings to a traitlets config object (the `c` of jupyterhub_config.py)."""
     _reject_unknown_keys(settings, SETTINGS_KEYS, "")
     configure_hub(c, settings)
+    configure_proxy(c, settings)
     configure_spawner(c, settings)
     configure_authenticator(c, settings)
     configure_ops_service(c, settings)
@@ -248,6 +252,27 @@ def configure_hub(c: Any, settings: Mapping[str, Any]) -> None:
     # a newer JupyterHub upgrades an older database schema at start instead of refusing
     # to start; the jupyterhub role copies the database aside before it changes the image
     c.JupyterHub.upgrade_db = True
+
+
+def configure_proxy(c: Any, settings: Mapping[str, Any]) -> None:
+    """A proxy in its own container (proxy_api_url), or else one the hub starts itself."""
+    api_url = _get(settings, "proxy_api_url", str, default=None)
+    token_file = _get(settings, "proxy_token_file", str, default=None)
+    if api_url is None and token_file is None:
+        return  # the hub starts configurable-http-proxy (from PATH) and stops it
+    if not (api_url and token_file):
+        raise ValueError(
+            "hub settings: proxy_api_url and proxy_token_file go together (a proxy the "
+            f"hub does not start is reached at the one with the token in the other); {FIX_HINT}"
+        )
+    if not api_url.startswith(("http://", "https://", "http+unix://")):
+        raise ValueError(
+            f"hub settings: proxy_api_url {api_url!r} must be an http://, https:// or "
+            f"http+unix:// URL; {FIX_HINT}"
+        )
+    c.JupyterHub.proxy_class = ExternalProxy
+    c.ConfigurableHTTPProxy.api_url = api_url
+    c.ConfigurableHTTPProxy.auth_token = read_secret(token_file, "proxy_token_file")
 
 
 def configure_spawner(c: Any, settings: Mapping[str, Any]) -> None:

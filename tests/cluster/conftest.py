@@ -109,7 +109,8 @@ def deploy_vars(oauth_standin, tmp_path_factory):
                 # ada.lovelace@ and ada-lovelace@ make the name ada-lovelace (test_accounts)
                 # fay never logs in but with restuser down (test_accounts); gus's starts
                 # fail on purpose (test_spawn_drills), and a user's last options are
-                # the next start's default, so nobody else's are touched
+                # the next start's default, so nobody else's are touched; hal's server
+                # runs through a hub restart (test_hub_restart)
                 "swarmhub_allowed_users": [
                     "ann",
                     "bob",
@@ -118,6 +119,7 @@ def deploy_vars(oauth_standin, tmp_path_factory):
                     "eve",
                     "fay",
                     "gus",
+                    "hal",
                     "ada-lovelace",
                 ],
                 "swarmhub_admin_users": ["ann"],

@@ -14,24 +14,9 @@ import time
 from playwright.sync_api import expect
 
 from tests.cluster import jupyter_ui, trial
-from tests.cluster.trial import on_host
+from tests.cluster.trial import home_checksum, on_host, wait_until
 
 USER = "cara"
-# her files with their checksums: all but the hidden folders, where Jupyter keeps
-# its own state (runtime files, the lab's workspace), which a restart rewrites
-HOME_SUM = (
-    f"cd /home/{USER} && find . -path './.*' -prune -o -type f -print0"
-    " | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum"
-)
-
-
-def wait_until(what: str, condition, timeout: float, interval: float = 1.0) -> float:
-    """Seconds until condition() holds; fails saying what did not happen."""
-    start = time.monotonic()
-    while not condition():
-        assert time.monotonic() - start < timeout, f"not within {timeout:.0f}s: {what}"
-        time.sleep(interval)
-    return time.monotonic() - start
 
 
 def node_state(hostname: str) -> str:
@@ -46,7 +31,7 @@ def test_a_dead_nodes_server_is_stopped_and_restarts_elsewhere_with_every_file(
     if not jupyter_ui.server_state(page, USER):
         jupyter_ui.start_server(page, USER, environment="python")
     trial.exec_in_server(USER, "mkdir -p ~/drill && head -c 300000 /dev/urandom > ~/drill/data.bin")
-    before = on_host("hub", HOME_SUM)
+    before = home_checksum(USER)
     dead = trial.running_task(f"jupyter-{USER}")["Node"]
     assert dead in ("node1", "node2"), dead
 
@@ -74,7 +59,7 @@ def test_a_dead_nodes_server_is_stopped_and_restarts_elsewhere_with_every_file(
         task = trial.running_task(f"jupyter-{USER}")
         assert task and task["Node"] != dead, task
         print(f"{USER} back in JupyterLab on {task['Node']} {back_s:.0f}s after {dead} died")
-        assert on_host("hub", HOME_SUM) == before, f"{USER}'s files changed"
+        assert home_checksum(USER) == before, f"{USER}'s files changed"
         jupyter_ui.stop_server(page, USER)
     finally:
         trial.run(["docker", "start", dead])

@@ -7,7 +7,13 @@ import time
 
 from tests.cluster.trial import on_host
 
-CONTAINERS = ("jupyterhub", "swarmhub-culler", "swarmhub-stats", "swarmhub-backup")
+CONTAINERS = (
+    "jupyterhub",
+    "jupyterhub-proxy",
+    "swarmhub-culler",
+    "swarmhub-stats",
+    "swarmhub-backup",
+)
 
 
 def test_docker_inspect_shows_no_token_or_passphrase(first_deploy):
@@ -47,6 +53,8 @@ def test_the_hub_sees_passwd_and_group_only_and_kept_current(first_deploy):
 SIDECARS = {  # container: (its account on the hub host, its token there)
     "swarmhub-culler": ("swarmhub-culler", "/srv/jupyterhub/secrets/service-idle-culler.token"),
     "swarmhub-stats": ("swarmhub-stats", "/srv/jupyterhub/secrets/service-stats.token"),
+    # the proxy's API token (the hub holds it too)
+    "jupyterhub-proxy": ("swarmhub-proxy", "/srv/jupyterhub/secrets/proxy_token"),
 }
 
 

@@ -23,7 +23,13 @@ def test_uninstall_keeps_homes_and_data(first_deploy, spawn_smoke):
 
     # gone: the hub, its sidecars, restuser, the swarm
     containers = on_host("hub", "docker ps -a --format '{{.Names}}'").split()
-    for name in ("jupyterhub", "swarmhub-culler", "swarmhub-stats", "swarmhub-backup"):
+    for name in (
+        "jupyterhub",
+        "jupyterhub-proxy",
+        "swarmhub-culler",
+        "swarmhub-stats",
+        "swarmhub-backup",
+    ):
         assert name not in containers
     assert on_host("hub", "systemctl is-active swarmhub-restuser", check=False) != "active"
     for host in ("hub", *NODES):

@@ -201,3 +201,23 @@ def save_host_logs(folder: Path) -> None:
 def hosts_exist() -> bool:
     proc = run(["docker", "ps", "-q", "--filter", "label=swarmhub.trial=1"], 30, check=False)
     return bool(proc.stdout.strip())
+
+
+def home_checksum(username: str) -> str:
+    """One checksum of a user's files on the hub's /home: all but the hidden folders,
+    where Jupyter keeps its own state (runtime files, the lab's workspace), which a
+    restart rewrites."""
+    return on_host(
+        "hub",
+        f"cd /home/{username} && find . -path './.*' -prune -o -type f -print0"
+        " | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum",
+    )
+
+
+def wait_until(what: str, condition, timeout: float, interval: float = 1.0) -> float:
+    """Seconds until condition() holds; fails saying what did not happen."""
+    start = time.monotonic()
+    while not condition():
+        assert time.monotonic() - start < timeout, f"not within {timeout:.0f}s: {what}"
+        time.sleep(interval)
+    return time.monotonic() - start

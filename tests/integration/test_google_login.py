@@ -4,7 +4,7 @@ one hosted domain, or given by full email without one; one Google account per na
 
 Google's endpoints are played by tests/oauth_standin, served on 127.0.0.1.
 The hub runs as its own process with configurable-http-proxy (from PATH;
-`npm install -g configurable-http-proxy@4` provides it), its own sqlite
+./script/test installs the version the proxy image pins), its own sqlite
 database and the simplest built-in spawner; no user server is started.
 The login is driven with requests, hop by hop, as a browser would.
 """

@@ -97,7 +97,7 @@ docker tag {BASE_IMAGE} {HUB_IMAGE}
 docker tag {BASE_IMAGE} example/other-app:1
 docker run -d --name jupyterhub --network swarmhub --ip 10.213.128.2 \
   --restart unless-stopped {HUB_IMAGE} sleep infinity >/dev/null
-for c in swarmhub-culler swarmhub-stats swarmhub-backup; do
+for c in jupyterhub-proxy swarmhub-culler swarmhub-stats swarmhub-backup; do
   docker run -d --name $c --network swarmhub --restart unless-stopped \
     {HUB_IMAGE} sleep infinity >/dev/null
 done

@@ -20,6 +20,7 @@ from swarmhub.authenticators import (
     VerifiedEmailGoogleOAuthenticator,
 )
 from swarmhub.hubconfig import configure, load_settings
+from swarmhub.proxy import ExternalProxy
 from swarmhub.spawner import DEFAULT_PIDS_LIMIT, SwarmUserSpawner
 
 IMAGE = "10.213.7.11:5000/swarmhub/notebook:1"
@@ -158,6 +159,44 @@ def test_hub_listens_for_the_proxy_and_for_user_servers(settings):
     assert hub.upgrade_db is True
     assert hub.spawner_class is SwarmUserSpawner
     assert hub.authenticator_class is SwarmhubGoogleOAuthenticator
+
+
+def test_proxy_in_its_own_container_is_reached_on_its_socket_with_the_token_file(
+    settings, tmp_path
+):
+    (tmp_path / "proxy_token").write_text("a-proxy-token\n")
+    settings["proxy_api_url"] = "http+unix://%2Frun%2Fswarmhub-proxy%2Fapi.sock"
+    settings["proxy_token_file"] = str(tmp_path / "proxy_token")
+    c = configured(settings)
+    assert c.JupyterHub.proxy_class is ExternalProxy
+    proxy = ExternalProxy(config=c, route_check_seconds=0)
+    assert proxy.should_start is False  # a hub restart leaves it, and users' connections, alone
+    assert proxy.api_url == "http+unix://%2Frun%2Fswarmhub-proxy%2Fapi.sock"
+    assert proxy.auth_token == "a-proxy-token"
+
+
+def test_without_proxy_settings_the_hub_starts_its_own_proxy(settings):
+    c = configured(settings)
+    assert "proxy_class" not in c.JupyterHub
+    assert "auth_token" not in c.ConfigurableHTTPProxy
+
+
+@pytest.mark.parametrize(
+    "proxy_settings, complaint",
+    [
+        ({"proxy_api_url": "http+unix://%2Frun%2Fapi.sock"}, "go together"),
+        ({"proxy_token_file": "/nonexistent"}, "go together"),
+        ({"proxy_api_url": "/run/api.sock", "proxy_token_file": "/x"}, "must be an http"),
+        (
+            {"proxy_api_url": "http://10.0.0.1:8001", "proxy_token_file": "/nonexistent/t"},
+            "cannot read secret file /nonexistent/t named by proxy_token_file",
+        ),
+    ],
+)
+def test_incomplete_proxy_settings_are_refused(settings, proxy_settings, complaint):
+    settings.update(proxy_settings)
+    with pytest.raises(ValueError, match=complaint):
+        configured(settings)
 
 
 def test_user_subdomains_put_servers_on_subdomains_of_the_public_host(settings):
