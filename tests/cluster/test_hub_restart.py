@@ -113,4 +113,29 @@ def test_a_hub_restart_keeps_her_kernel_connection_and_the_running_cells_output(
         proxy_started
     ), "the proxy restarted with the hub"
     assert home_checksum(USER) == before, f"{USER}'s files changed"
+
+
+def test_a_proxy_restart_gets_every_route_back_from_the_hub_within_seconds(first_deploy, new_page):
+    """The proxy itself restarts (a crash, a new proxy image): connections drop, and
+    its routing table is empty until the hub gives it back (it looks every 10 s);
+    meanwhile her requests go to the hub, which sends her on to her server."""
+    page = new_page()
+    jupyter_ui.log_in_to_hub(page, f"{USER}@example.org")
+    if not jupyter_ui.server_state(page, USER):
+        jupyter_ui.start_server(page, USER, environment="python")
+    page.goto(jupyter_ui.user_url(USER, "lab"))
+    jupyter_ui.wait_for_lab(page, USER)
+    since = on_host("hub", "date +%s")
+
+    on_host("hub", "docker restart jupyterhub-proxy >/dev/null")
+    status = f"/user/{USER}/api/status"
+    back_s = wait_until(
+        "her server answers through the restarted proxy",
+        lambda: jupyter_ui.fetch_in_page(page, status)["status"] == 200,
+        120,
+        0.5,
+    )
+    log = on_host("hub", f"docker logs --since {since} jupyterhub 2>&1")
+    assert "The proxy has no route to the hub" in log, log[-3000:]
+    print(f"\nher server answered again {back_s:.1f}s after the proxy restarted")
     jupyter_ui.stop_server(page, USER)

@@ -1,5 +1,6 @@
 """Issue 4: an upgrade (a new hub image) backs up the hub's
-database first, and a user's running server keeps running through it."""
+database first, and a user's running server keeps running through it (and
+the proxy, with her connections, is not restarted: issue 11)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ def test_upgrade_keeps_servers_running_and_backs_up_the_db(
         jupyter_ui.start_server(page, "ann")
     service_before = trial.running_task("jupyter-ann")
     hub_image_before = on_host("hub", "docker inspect -f '{{.Config.Image}}' jupyterhub")
+    proxy_started = on_host("hub", "docker inspect -f '{{.State.StartedAt}}' jupyterhub-proxy")
     backups_before = on_host("hub", f"ls {BACKUPS} 2>/dev/null || true").split()
 
     # a checkout whose hub image changed, as an operator's upgrade would be
@@ -40,6 +42,10 @@ def test_upgrade_keeps_servers_running_and_backs_up_the_db(
 
     hub_image_after = on_host("hub", "docker inspect -f '{{.Config.Image}}' jupyterhub")
     assert hub_image_after != hub_image_before
+    # the proxy, holding users' connections to their servers, ran through the upgrade
+    assert on_host("hub", "docker inspect -f '{{.State.StartedAt}}' jupyterhub-proxy") == (
+        proxy_started
+    )
     # the database was copied before the new hub started, and the copy is a database
     new_backups = set(on_host("hub", f"ls {BACKUPS}").split()) - set(backups_before)
     assert new_backups, f"no new database backup in {BACKUPS}"

@@ -32,9 +32,9 @@ WAIT_SECONDS = 60
 class Proxy:
     """configurable-http-proxy as the proxy container runs it: its API on a socket only."""
 
-    def __init__(self, port: int, socket_path: Path, token: str, error_target: str) -> None:
+    def __init__(self, port: int, socket_path: Path, token: str, hub_url: str) -> None:
         self.port, self.socket_path, self.token = port, socket_path, token
-        self.error_target = error_target
+        self.hub_url = hub_url  # where it sends errors, and requests it has no route for
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
@@ -45,7 +45,8 @@ class Proxy:
                 shutil.which("configurable-http-proxy", path=PATH_WITH_VENV),
                 *("--ip", LOOPBACK, "--port", str(self.port)),
                 *("--api-socket", str(self.socket_path)),
-                *("--error-target", self.error_target, "--log-level", "warn"),
+                *("--error-target", self.hub_url + "/hub/error"),
+                *("--default-target", self.hub_url, "--log-level", "warn"),
             ],
             env={**os.environ, "CONFIGPROXY_AUTH_TOKEN": self.token},
             stdin=subprocess.DEVNULL,
@@ -93,7 +94,7 @@ def cluster() -> Iterator[tuple[HubProcess, Proxy, str]]:
     hub = HubProcess(workdir)
     token = secrets.token_hex(16)
     proxy = Proxy(
-        hub.public_port, workdir / "api.sock", token, f"http://{LOOPBACK}:{hub.hub_port}/hub/error"
+        hub.public_port, workdir / "api.sock", token, f"http://{LOOPBACK}:{hub.hub_port}"
     )
     settings = f"""
 from swarmhub.proxy import ExternalProxy
