@@ -256,10 +256,12 @@ def pytest_sessionfinish(session, exitstatus):
 
 
 # The quick start's own login is tried first, before the switch to Google.
-# Modules that change the whole cluster run last, in this order: an upgrade
-# (from a changed checkout), then uninstall (keeping the data).
+# Modules that change the whole cluster run last, in this order: the nodes'
+# engines restarted, a node joining and leaving, a node lost, an upgrade (from
+# a changed checkout), then uninstall (keeping the data).
 FIRST_MODULES = ("test_trial_login.py",)
 LAST_MODULES = (
+    "test_engine_restart.py",
     "test_node_join.py",
     "test_node_loss.py",
     "test_upgrade.py",

@@ -93,9 +93,7 @@ def cluster() -> Iterator[tuple[HubProcess, Proxy, str]]:
     )
     hub = HubProcess(workdir)
     token = secrets.token_hex(16)
-    proxy = Proxy(
-        hub.public_port, workdir / "api.sock", token, f"http://{LOOPBACK}:{hub.hub_port}"
-    )
+    proxy = Proxy(hub.public_port, workdir / "api.sock", token, f"http://{LOOPBACK}:{hub.hub_port}")
     settings = f"""
 from swarmhub.proxy import ExternalProxy
 c.JupyterHub.proxy_class = ExternalProxy
