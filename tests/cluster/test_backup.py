@@ -26,9 +26,12 @@ def test_backup_delete_restore(first_deploy, new_page):
         "echo deep > sub/deep.txt; chmod 0640 sub/deep.txt; chown -R ann:ann /home/ann/work",
     )
     sums_before, tree_before = on_host("hub", SUMS), on_host("hub", TREE)
-    backup_now()
+    # the operator's "back up now" (before something risky); a restore drill follows it
+    now = trial.run(["./script/restore", "--now"], timeout=600)
+    assert "restore drill: 5 files restored" in now.stdout, now.stdout[-3000:]
     status = trial.run(["./script/restore", "--status"], check=False)
     assert status.returncode == 0, status.stdout + status.stderr
+    assert "restore drill: ok at" in status.stdout, status.stdout
 
     # delete, restore (into a new folder by default), compare
     on_host("hub", "rm -rf /home/ann/work")

@@ -72,6 +72,8 @@ class Site:
             "SWARMHUB_BACKUP_PASSPHRASE_FILE": str(self.passphrase_file),
             "SWARMHUB_BACKUP_PASSWD_FILE": str(self.passwd),
             "SWARMHUB_BACKUP_DUPLICITY": duplicity,
+            # the restore drill has tests of its own (test_the_restore_drill_...)
+            "SWARMHUB_BACKUP_DRILL_FILES": "0",
         }
 
     def cli(self, *args: str, ok: bool = True, **env: str) -> subprocess.CompletedProcess:
@@ -401,3 +403,59 @@ def test_backups_to_a_gpg_key_restore_only_where_its_secret_key_is(site: Site):
 
     site.cli("restore", "bob", **keyed)
     assert manifest(site.home / "bob") == before
+
+
+EVERY_FILE = {"SWARMHUB_BACKUP_DRILL_FILES": "1000"}  # more than the homes hold
+
+
+def test_the_restore_drill_after_a_backup_compares_restored_files_with_the_live_ones(
+    site: Site,
+):
+    shutil.rmtree(site.home / "bob")  # one home: a drill of every file stays short
+    site.backup(**EVERY_FILE)
+    status = site.status()
+    assert status["drill_result"] == "ok", status
+    restored, matched, skipped = map(
+        int,
+        re.search(
+            r"(\d+) files restored, (\d+) identical to the live files, (\d+) skipped",
+            status["drill_message"],
+        ).groups(),
+    )
+    # every regular file of ann's home (8, .cache excluded) came back identical;
+    # folders and the symlink are skipped
+    assert matched == 8 and restored == matched + skipped
+    assert "DIFFER" not in status["drill_message"]
+    assert "restore drill: ok" in site.cli("status", ok=False).stdout
+    assert list((site.home / ".swarmhub-restore").iterdir()) == []  # scratch cleaned
+
+
+def test_the_restore_drill_names_a_file_that_differs_and_skips_changed_and_hostile_ones(
+    site: Site, tmp_path: Path
+):
+    shutil.rmtree(site.home / "bob")
+    site.backup()
+    ann = site.home / "ann"
+    # bytes changed behind the backup's back: same size, same modification time
+    notes = ann / "notes.txt"
+    st = notes.stat()
+    notes.write_bytes(b"WEEK 1\n" * 50)
+    os.utime(notes, ns=(st.st_atime_ns, st.st_mtime_ns))
+    # changed the normal way since the backup: skipped, not a difference
+    (ann / "notebooks" / "week1" / "analysis.ipynb").write_text("{}")
+    # hostile: a file swapped for a link out of the home, another for a FIFO
+    secret = tmp_path / "outside"
+    secret.write_bytes(b"secret-ish")
+    (ann / "private" / "key").unlink()
+    (ann / "private" / "key").symlink_to(secret)
+    (ann / "empty").unlink()
+    os.mkfifo(ann / "empty")
+
+    drill = site.cli("drill", ok=False, **EVERY_FILE)
+    assert drill.returncode == 1, drill.stdout + drill.stderr
+    status = site.status()
+    assert status["drill_result"] == "failed"
+    assert "1 DIFFER from the live files: ann/notes.txt" in status["drill_message"], status
+    assert status["last_result"] == "ok"  # the backup itself is still the last good one
+    matched = int(re.search(r"(\d+) identical", status["drill_message"]).group(1))
+    assert matched == 8 - 4  # the four files above are not counted identical

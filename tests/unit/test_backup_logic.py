@@ -12,10 +12,17 @@ import pytest
 from swarmhub.backup import duplicity as dup
 from swarmhub.backup.__main__ import parse_args
 from swarmhub.backup.config import BackupConfig, config_from_env
+from swarmhub.backup.drill import DrillResult, files_inside_homes, listed_paths
 from swarmhub.backup.errors import BackupError
 from swarmhub.backup.restore import normalize_subpath
 from swarmhub.backup.runner import backup_summary, due_at_start, next_run
-from swarmhub.backup.status import BackupStatus, read_status, record_result, write_status
+from swarmhub.backup.status import (
+    BackupStatus,
+    read_status,
+    record_drill,
+    record_result,
+    write_status,
+)
 from swarmhub.backup.timespec import parse_time, pick_backup_time, restore_folder_name
 
 NOW = datetime(2026, 11, 22, 14, 30, 0, tzinfo=UTC)
@@ -160,8 +167,53 @@ def test_status_file_has_exactly_the_keys_the_stats_page_reads(tmp_path):
         "last_run_started": "2026-11-22T14:00:00Z",
         "last_run_finished": "2026-11-22T14:01:00Z",
         "message": "full backup",
+        "last_drill": None,
+        "drill_result": None,
+        "drill_message": "",
     }
     assert [p.name for p in path.parent.iterdir()] == ["status.json"]  # no temp file left
+
+
+def test_a_drill_and_the_next_backup_keep_each_others_fields(tmp_path):
+    path = tmp_path / "status.json"
+    record_result(path, ok=True, started="t0", finished="t1", message="full backup")
+    record_drill(path, ok=False, at="t2", message="restore drill: 1 DIFFER")
+    status = record_result(path, ok=True, started="t3", finished="t4", message="incremental")
+    assert (status.last_success, status.message) == ("t4", "incremental")
+    assert (status.last_drill, status.drill_result, status.drill_message) == (
+        "t2",
+        "failed",
+        "restore drill: 1 DIFFER",
+    )
+
+
+def test_the_drill_takes_entries_inside_homes_from_duplicitys_list():
+    listing = (
+        "Tue Nov 24 10:05:01 2026 .\n"
+        "Tue Nov 24 10:05:01 2026 ann\n"
+        "Tue Nov 24 10:05:01 2026 ann/notes.txt\n"
+        "Tue Nov  3 09:00:00 2026 ann/week 1/data set.csv\n"
+        "Tue Nov 24 10:05:01 2026 .swarmhub-restore\n"
+        "Tue Nov 24 10:05:01 2026 .swarmhub-restore/x\n"
+        "some other line duplicity printed\n"
+    )
+    paths = listed_paths(listing)
+    assert paths == [
+        "ann",
+        "ann/notes.txt",
+        "ann/week 1/data set.csv",
+        ".swarmhub-restore",
+        ".swarmhub-restore/x",
+    ]
+    assert files_inside_homes(paths) == ["ann/notes.txt", "ann/week 1/data set.csv"]
+
+
+def test_a_drill_message_names_what_differs_and_what_failed():
+    assert DrillResult(restored=5, matched=4, skipped=1).ok
+    bad = DrillResult(restored=5, matched=3, skipped=1, differ=["ann/a.txt"])
+    assert not bad.ok and "1 DIFFER from the live files: ann/a.txt" in bad.message
+    broken = DrillResult(problem="wrong passphrase")
+    assert not broken.ok and broken.message == "restore drill failed: wrong passphrase"
 
 
 def test_a_failed_run_keeps_the_last_success(tmp_path):

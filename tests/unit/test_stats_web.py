@@ -246,6 +246,30 @@ def test_backup_status_shows_the_last_good_backup(
     assert "The last run failed (2026-11-22 03:00 UTC): target unreachable" in html
 
 
+def test_backup_status_shows_the_last_restore_drill_and_flags_a_failed_one(
+    client: FlaskClient, hub: FakeHubLogin, status_file: Path
+) -> None:
+    status_file.parent.mkdir()
+    status = {
+        "last_result": "ok",
+        "last_success": "2026-11-22T03:00:40Z",
+        "last_drill": "2026-11-22T03:01:10Z",
+        "drill_result": "ok",
+        "drill_message": "restore drill: 5 files restored, 5 identical to the live files",
+    }
+    status_file.write_text(json.dumps(status))
+    log_in(client, hub, "t-admin")
+    html = client.get(PREFIX).text
+    assert "2026-11-22 03:01 UTC: restore drill: 5 files restored, 5 identical" in html
+    assert 'class="backup"' in html  # nothing to flag
+
+    status.update(drill_result="failed", drill_message="restore drill: 1 DIFFER: ann/a.txt")
+    status_file.write_text(json.dumps(status))
+    html = client.get(PREFIX).text
+    assert 'class="warn">2026-11-22 03:01 UTC: restore drill: 1 DIFFER: ann/a.txt' in html
+    assert 'class="backup bad"' in html
+
+
 def test_unreadable_backup_status_is_reported_not_fatal(status_file: Path) -> None:
     status_file.parent.mkdir()
     status_file.write_text("{not json")

@@ -1,9 +1,13 @@
 """`python -m swarmhub.backup COMMAND`: the backup sidecar's commands.
 
-  run                  one backup now (incremental, or full when due), then prune
+  run                  one backup now (incremental, or full when due), then prune,
+                       then the restore drill
   serve                back up on the wall-clock schedule (the container's command)
-  status               last good backup, last result, the chains; exit 1 when the
-                       last run failed or there is no backup
+  drill                restore a sample of the latest backup's files into a scratch
+                       folder and compare them with the live files (run also
+                       after each backup); exit 1 when any differs
+  status               last good backup, last result, the chains, the last drill;
+                       exit 1 when the last run failed or there is no backup
   list USER            the backup times a home can be restored from
   restore USER [--time 3D|ISO-DATE] [--path SUBPATH] [--into DIR] [--list]
                [--force [--yes]]
@@ -24,7 +28,7 @@ from .config import BackupConfig, config_from_env
 from .errors import BackupError
 from .lock import EXIT_BUSY, held
 from .restore import RestoreRequest, format_backup_list, list_backups, restore_home
-from .runner import backup_chains, run_backup, serve
+from .runner import backup_chains, run_backup, run_drill_now, serve
 from .status import read_status
 from .timespec import iso, parse_time
 
@@ -39,6 +43,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser("run", help="one backup now, then remove chains beyond the kept ones")
     commands.add_parser("serve", help="back up on the schedule until stopped")
+    commands.add_parser(
+        "drill", help="restore a sample of the latest backup's files and compare them"
+    )
     commands.add_parser("status", help="last good backup, last result and the backup chains")
     listing = commands.add_parser("list", help="backup times a home can be restored from")
     listing.add_argument("user")
@@ -110,7 +117,12 @@ def _echo(line: str) -> None:
 
 def _dispatch(config: BackupConfig, args: argparse.Namespace) -> int:
     if args.command == "run":
-        return 0 if run_backup(config, echo=_echo).ok else 1
+        outcome = run_backup(config, echo=_echo)
+        print(outcome.message)
+        if outcome.ok and config.drill_files:
+            print(outcome.status.drill_message)
+            return 0 if outcome.status.drill_result == "ok" else 1
+        return 0 if outcome.ok else 1
     if args.command == "serve":
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -126,6 +138,10 @@ def _dispatch(config: BackupConfig, args: argparse.Namespace) -> int:
         )
         serve(config, stop, echo=_echo)
         return 0
+    if args.command == "drill":
+        status = run_drill_now(config, echo=_echo)
+        print(status.drill_message)
+        return 0 if status.drill_result == "ok" else 1
     if args.command == "status":
         return show_status(config)
     if args.command == "list" or (args.command == "restore" and args.list):
@@ -151,6 +167,10 @@ def show_status(config: BackupConfig) -> int:
     print(f"last success:  {status.last_success or 'never'}")
     print(f"last run:      {status.last_run_started or '-'} .. {status.last_run_finished or '-'}")
     print(f"message:       {status.message}")
+    print(
+        f"restore drill: {status.drill_result or 'none yet'} at {status.last_drill or '-'}"
+        + (f": {status.drill_message}" if status.drill_message else "")
+    )
     try:
         # duplicity locks its cache while a backup runs: read the chains after it
         with held(config.lock_file):

@@ -56,6 +56,9 @@ class BackupConfig:
     passwd_file: str | None = "/etc/swarmhub/host/passwd"
     duplicity: str = "duplicity"
     volsize_mb: int = 200
+    # files of each new backup restored into a scratch folder and compared with the
+    # live ones (the restore drill); 0: no drill
+    drill_files: int = 5
 
     def __post_init__(self) -> None:
         if not URL_RE.match(self.target_url):
@@ -72,6 +75,8 @@ class BackupConfig:
                 f"full_if_older_than {self.full_if_older_than!r} is not an interval "
                 "such as 7D, 2W or 12h"
             )
+        if not 0 <= self.drill_files <= 1000:
+            raise BackupError(f"drill_files must be 0 to 1000, not {self.drill_files}")
         if self.keep_full < 1:
             raise BackupError(f"keep_full must be at least 1, not {self.keep_full}")
         if not 1 <= self.interval_minutes <= 7 * 24 * 60:
@@ -169,7 +174,7 @@ def config_from_env(env: Mapping[str, str] | None = None) -> BackupConfig:
         value = env.get(ENV_PREFIX + key.upper())
         if value is not None and value != "":
             values[key] = value
-    for key in ("keep_full", "interval_minutes", "offset_minutes", "volsize_mb"):
+    for key in ("keep_full", "interval_minutes", "offset_minutes", "volsize_mb", "drill_files"):
         value = env.get(ENV_PREFIX + key.upper())
         if value:
             try:

@@ -133,6 +133,11 @@ def prune_command(config: BackupConfig) -> list[str]:
     ]
 
 
+def list_command(config: BackupConfig) -> list[str]:
+    """The files of the latest backup, one per line with its time (the restore drill)."""
+    return [config.duplicity, "list-current-files", *common_args(config), config.target_url]
+
+
 def status_command(config: BackupConfig) -> list[str]:
     return [config.duplicity, "collection-status", *common_args(config), config.target_url]
 

@@ -30,6 +30,7 @@ from .config import BackupConfig
 from .errors import BackupError
 from .lock import held
 from .runner import Clock, backup_chains, backup_times, utcnow
+from .staging import staging_root
 from .timespec import TimeSpec, iso, pick_backup_time, restore_folder_name
 
 # how long a restore waits for a running backup before giving up
@@ -163,7 +164,7 @@ def restore_home(
         what = f"{config.source}/{rel}"
         echo(f"restoring {what} as of the backup of {iso(backup_time)}")
 
-        staging = _staging_root(config)
+        staging = staging_root(config)
         stage = Path(tempfile.mkdtemp(prefix=f"{user}-", dir=staging))
         try:
             out = stage / "out"
@@ -207,19 +208,6 @@ def _lstat(path: Path) -> os.stat_result | None:
         return os.lstat(path)
     except FileNotFoundError:
         return None
-
-
-def _staging_root(config: BackupConfig) -> Path:
-    root = config.staging_root
-    try:
-        os.mkdir(root, 0o700)
-    except FileExistsError:
-        pass
-    st = os.lstat(root)
-    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid():
-        raise BackupError(f"{root} must be a folder owned by the backup's user; remove it")
-    os.chmod(root, 0o700)
-    return root
 
 
 def _count(path: Path) -> int:

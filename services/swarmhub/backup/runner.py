@@ -6,15 +6,22 @@ import logging
 import re
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from . import duplicity as dup
 from .config import BackupConfig
+from .drill import DrillResult, run_drill
 from .errors import BackupError
 from .lock import held
-from .status import BackupStatus, read_status_quietly, record_result, write_status
+from .status import (
+    BackupStatus,
+    read_status_quietly,
+    record_drill,
+    record_result,
+    write_status,
+)
 from .timespec import iso
 
 log = logging.getLogger("swarmhub.backup")
@@ -46,13 +53,7 @@ def run_backup(
         previous = read_status_quietly(config.status_file)
         write_status(
             config.status_file,
-            BackupStatus(
-                last_result=previous.last_result,
-                last_success=previous.last_success,
-                last_run_started=started,
-                last_run_finished=previous.last_run_finished,
-                message=f"backup running since {started}",
-            ),
+            replace(previous, last_run_started=started, message=f"backup running since {started}"),
         )
         ok, message, backup_done = _backup_and_prune(config, echo)
         finished = iso(clock())
@@ -64,8 +65,27 @@ def run_backup(
             message=message,
             success_time=finished if backup_done else None,
         )
+        if ok and config.drill_files:
+            status = _drill(config, echo, clock)
     (log.info if ok else log.error)("backup %s: %s", "ok" if ok else "FAILED", message)
     return RunOutcome(ok=ok, message=message, status=status)
+
+
+def run_drill_now(
+    config: BackupConfig, echo: dup.Echo | None = None, clock: Clock = utcnow
+) -> BackupStatus:
+    """The restore drill alone, on the latest backup (the operator's `drill`)."""
+    with held(config.lock_file):
+        return _drill(config, echo, clock)
+
+
+def _drill(config: BackupConfig, echo: dup.Echo | None, clock: Clock) -> BackupStatus:
+    try:
+        result = run_drill(config, config.drill_files or 5, echo)
+    except (BackupError, OSError) as e:
+        result = DrillResult(problem=str(getattr(e, "message", e)))
+    (log.info if result.ok else log.error)("%s", result.message)
+    return record_drill(config.status_file, ok=result.ok, at=iso(clock()), message=result.message)
 
 
 def _backup_and_prune(config: BackupConfig, echo: dup.Echo | None) -> tuple[bool, str, bool]:

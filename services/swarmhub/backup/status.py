@@ -2,8 +2,9 @@
 
 Keys (the stats page reads exactly these): last_result ("ok" or "failed"),
 last_success (ISO-8601 UTC or null), last_run_started, last_run_finished,
-message. Written atomically (a temporary file renamed over the old one), so a
-reader never sees half a file.
+message; and the last restore drill's: last_drill (ISO-8601 UTC or null),
+drill_result ("ok" or "failed"), drill_message. Written atomically (a
+temporary file renamed over the old one), so a reader never sees half a file.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import contextlib
 import json
 import os
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from .errors import BackupError
@@ -25,6 +26,9 @@ class BackupStatus:
     last_run_started: str | None = None
     last_run_finished: str | None = None
     message: str = "no backup has run yet"
+    last_drill: str | None = None
+    drill_result: str | None = None
+    drill_message: str = ""
 
 
 def read_status(path: Path) -> BackupStatus:
@@ -74,12 +78,25 @@ def record_result(
     previous = read_status_quietly(path)
     if success_time is None and ok:
         success_time = finished
-    status = BackupStatus(
+    status = replace(
+        previous,
         last_result="ok" if ok else "failed",
         last_success=success_time or previous.last_success,
         last_run_started=started,
         last_run_finished=finished,
         message=message,
+    )
+    write_status(path, status)
+    return status
+
+
+def record_drill(path: Path, *, ok: bool, at: str, message: str) -> BackupStatus:
+    """Write the outcome of a restore drill, keeping the backup's own fields."""
+    status = replace(
+        read_status_quietly(path),
+        last_drill=at,
+        drill_result="ok" if ok else "failed",
+        drill_message=message,
     )
     write_status(path, status)
     return status

@@ -17,6 +17,10 @@ class BackupStatus:
     last_run_finished: datetime | None
     message: str
     problem: str | None = None  # the status file could not be read
+    # the last restore drill (a sample of the latest backup restored and compared)
+    last_drill: datetime | None = None
+    drill_result: str | None = None  # "ok" | "failed" | None (none yet)
+    drill_message: str = ""
 
     @property
     def headline(self) -> str:
@@ -27,7 +31,8 @@ class BackupStatus:
 
 def read_backup_status(path: Path) -> BackupStatus:
     """The status the backup role writes (keys last_result, last_success,
-    last_run_finished, message); a missing file means no backup has run."""
+    last_run_finished, message, last_drill, drill_result, drill_message); a
+    missing file means no backup has run."""
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -42,6 +47,9 @@ def read_backup_status(path: Path) -> BackupStatus:
             last_result=str(raw["last_result"]) if raw.get("last_result") else None,
             last_run_finished=parse_time(raw.get("last_run_finished")),
             message=str(raw.get("message") or ""),
+            last_drill=parse_time(raw.get("last_drill")),
+            drill_result=str(raw["drill_result"]) if raw.get("drill_result") else None,
+            drill_message=str(raw.get("drill_message") or ""),
         )
     except ValueError as e:
         return BackupStatus(None, None, None, "", problem=f"{path}: {e}")

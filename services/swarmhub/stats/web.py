@@ -304,11 +304,16 @@ PAGE = (
 {{ minutes(latest.interval_seconds) }} min, and a server counts as active when its last
 activity lies within {{ minutes(latest.window_seconds) }} min before the poll.
 {% else %}No poll recorded yet: is the poller running?{% endif %}</p>
-<p class="backup{% if not backup.last_success or backup.last_result == 'failed' %} bad{% endif %}"
+<p class="backup{% if not backup.last_success or backup.last_result == 'failed'
+   or backup.drill_result == 'failed' %} bad{% endif %}"
    id="backup-status"><strong>{{ backup.headline }}</strong>
 {% if backup.last_result == 'failed' %}<br><span class="warn">The last run failed
 {%- if backup.last_run_finished %} ({{ backup.last_run_finished.strftime('%Y-%m-%d %H:%M UTC') }})
 {%- endif %}: {{ backup.message }}</span>{% endif %}
+{% if backup.drill_result %}<br><span id="backup-drill"
+{%- if backup.drill_result == 'failed' %} class="warn"{% endif %}>
+{%- if backup.last_drill %}{{ backup.last_drill.strftime('%Y-%m-%d %H:%M UTC') }}: {% endif -%}
+{{ backup.drill_message }}</span>{% endif %}
 {% if backup.problem %}<br><span class="warn">{{ backup.problem }}</span>{% endif %}</p>
 <p>Show the last
 {% for d in [1, 7, 30, 90] %}<a href="{{ prefix }}?days={{ d }}">{{ d }}</a>{% if not loop.last %},
