@@ -13,6 +13,8 @@ import subprocess
 import threading
 import time
 
+from playwright.sync_api import Error as PlaywrightError
+
 from tests.cluster import jupyter_ui, trial
 from tests.cluster.trial import home_checksum, on_host, wait_until
 
@@ -129,12 +131,14 @@ def test_a_proxy_restart_gets_every_route_back_from_the_hub_within_seconds(first
 
     on_host("hub", "docker restart jupyterhub-proxy >/dev/null")
     status = f"/user/{USER}/api/status"
-    back_s = wait_until(
-        "her server answers through the restarted proxy",
-        lambda: jupyter_ui.fetch_in_page(page, status)["status"] == 200,
-        120,
-        0.5,
-    )
+
+    def answers() -> bool:
+        try:
+            return jupyter_ui.fetch_in_page(page, status)["status"] == 200
+        except PlaywrightError:  # "Failed to fetch": nothing listens while it restarts
+            return False
+
+    back_s = wait_until("her server answers through the restarted proxy", answers, 120, 0.5)
     log = on_host("hub", f"docker logs --since {since} jupyterhub 2>&1")
     assert "The proxy has no route to the hub" in log, log[-3000:]
     print(f"\nher server answered again {back_s:.1f}s after the proxy restarted")

@@ -48,31 +48,36 @@ def ensure_docker_engine() -> None:
         pytest.fail(f"no Docker engine, and it did not start:\n{started.stderr[-2000:]}")
 
 
-def ensure_base_image() -> str:
-    """BASE_IMAGE on this machine's engine (built when missing; the engine installed
-    and started when there is none, as script/cluster does)."""
+def ensure_base_image(name: str = BASE_IMAGE) -> str:
+    """A Debian base image (BASE_IMAGE, or swarmhub/base:SUITE) on this machine's engine,
+    built when missing (the engine installed and started when there is none, as
+    script/cluster does)."""
     ensure_docker_engine()
-    subprocess.run([str(ROOT / "images/base/build-base-image"), BASE_IMAGE], check=True)
-    return BASE_IMAGE
+    suite = name.rsplit(":", 1)[-1]
+    subprocess.run([str(ROOT / "images/base/build-base-image"), name, suite], check=True)
+    return name
 
 
 # Where pip in an image build finds the CA of a TLS-inspecting proxy (as the trial
 # inventory's images_extra_ca_file); none on machines without one.
 SYSTEM_CA = Path("/etc/ssl/certs/ca-certificates.crt")
+# The images built from another Debian release (roles/images, images_other_bases).
+OTHER_BASES = {"proxy": "swarmhub/base:trixie"}
 _built: dict[str, str] = {}
 
 
-def ensure_hub_image() -> str:
-    """The hub image of this checkout, built on this machine's engine when missing.
+def ensure_cluster_image(name: str) -> str:
+    """One of this checkout's images (jupyterhub, proxy, ...), built on this machine's
+    engine when missing.
 
     Tagged by a hash of its build context (as the images role tags it), so a second
     run, or a second test, reuses it, and a changed checkout gets its own. Never
     removed by a test: others in the same run may use it.
     """
-    if "jupyterhub" in _built:
-        return _built["jupyterhub"]
-    base = ensure_base_image()
-    with tempfile.TemporaryDirectory(prefix="swarmhub-hub-image-") as out:
+    if name in _built:
+        return _built[name]
+    base = ensure_base_image(OTHER_BASES.get(name, BASE_IMAGE))
+    with tempfile.TemporaryDirectory(prefix=f"swarmhub-{name}-image-") as out:
         extra_ca = ["--extra-ca", str(SYSTEM_CA)] if SYSTEM_CA.is_file() else []
         subprocess.run(
             [str(ROOT / "script/lib/build-images"), out, *extra_ca],
@@ -80,13 +85,18 @@ def ensure_hub_image() -> str:
             capture_output=True,
             timeout=120,
         )
-        context = Path(out) / "jupyterhub"
+        context = Path(out) / name
         digest = hashlib.sha256()
         for path in sorted(p for p in context.rglob("*") if p.is_file()):
             digest.update(str(path.relative_to(context)).encode() + b"\0" + path.read_bytes())
-        image = f"swarmhub/jupyterhub:test-{digest.hexdigest()[:12]}"
+        image = f"swarmhub/{name}:test-{digest.hexdigest()[:12]}"
         if docker("image", "inspect", image, check=False).returncode != 0:
             build = docker("build", "-q", "--build-arg", f"BASE={base}", "-t", image, str(context))
             assert build.returncode == 0, build.stderr
-    _built["jupyterhub"] = image
+    _built[name] = image
     return image
+
+
+def ensure_hub_image() -> str:
+    """The hub image of this checkout (see ensure_cluster_image)."""
+    return ensure_cluster_image("jupyterhub")

@@ -1,6 +1,7 @@
 """admins.yml replaces the hub's admin list, for real: the hub image (JupyterHub 6.1.1)
 in a container of this test's own, with this checkout's swarmhub package mounted
-over the image's, and admins.yml run against it (this machine as the hub host).
+over the image's, behind the proxy image in a container of its own (as on the hub
+host), and admins.yml run against it (this machine as the hub host).
 
 Why a restart: JupyterHub's Authenticator.admin_users only ever adds admins (at start
 and at login); a name taken off it stays admin in the database. The hub's settings
@@ -10,6 +11,7 @@ declare the admin role's members, which JupyterHub makes exact at start.
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import subprocess
 import sys
@@ -27,7 +29,7 @@ from tests.integration.ansible_run import (
     site_inventory,
     write_inventory,
 )
-from tests.integration.docker_cli import docker, ensure_hub_image
+from tests.integration.docker_cli import docker, ensure_cluster_image, ensure_hub_image
 
 ROOT = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT_SECONDS = 120
@@ -36,7 +38,9 @@ STARTUP_TIMEOUT_SECONDS = 120
 class Hub:
     def __init__(self, tmp_path: Path) -> None:
         hub_image = ensure_hub_image()  # this checkout's, built when missing
+        proxy_image = ensure_cluster_image("proxy")
         self.name = f"swarmhub-adminstest-{uuid.uuid4().hex[:8]}"
+        self.proxy_name = f"{self.name}-proxy"
         self.port = free_port()
         self.data_dir = tmp_path / "srv-jupyterhub"
         for sub in ("data", "secrets"):
@@ -47,12 +51,13 @@ class Hub:
             "cookie_secret": secrets.token_hex(32),
             "shared_password": secrets.token_hex(8),
             "admin_password": secrets.token_hex(20),
+            "proxy_token": secrets.token_hex(32),
         }.items():
             secret = self.data_dir / "secrets" / name
             secret.write_text(value + "\n")
             secret.chmod(0o600)  # the hub refuses a cookie secret others can read
         settings = {
-            "hub_connect_host": "127.0.0.1",
+            "hub_connect_host": self.name,
             "network": "unused",
             "environments": [{"name": "python", "image": "unused"}],
             "passwd_file": "/etc/passwd",
@@ -63,6 +68,8 @@ class Hub:
             "db_url": "sqlite:////srv/jupyterhub/data/jupyterhub.sqlite",
             "cookie_secret_file": "/srv/jupyterhub/secrets/cookie_secret",
             "ops_token_file": "/srv/jupyterhub/secrets/ops_token",
+            "proxy_api_url": "http+unix://%2Frun%2Fswarmhub-proxy%2Fapi.sock",
+            "proxy_token_file": "/srv/jupyterhub/secrets/proxy_token",
             "auth": {
                 "kind": "shared_password",
                 "password_file": "/srv/jupyterhub/secrets/shared_password",
@@ -72,13 +79,31 @@ class Hub:
         self.settings_file = tmp_path / "hub.json"
         self.settings_file.write_text(json.dumps(settings))
         site_packages = "/opt/hub/lib/python3.11/site-packages/swarmhub"
+        # the proxy (its own account in the image) owns its socket's folder and token
+        socket_dir = tmp_path / "proxy"
+        socket_dir.mkdir()
+        os.chown(socket_dir, 65534, 65534)
+        os.chown(self.data_dir / "secrets" / "proxy_token", 65534, 65534)
+        docker("network", "create", self.name)
+        hub_url = f"http://{self.name}:8081"
+        docker(
+            "run", "-d", "--name", self.proxy_name, "--network", self.name,
+            "-p", f"127.0.0.1:{self.port}:8000",
+            "-v", f"{socket_dir}:/run/swarmhub-proxy",
+            "-v", f"{self.data_dir}/secrets/proxy_token:/run/secrets/proxy-token:ro",
+            proxy_image,
+            "--ip", "0.0.0.0", "--port", "8000", "--api-socket", "/run/swarmhub-proxy/api.sock",
+            "--error-target", f"{hub_url}/hub/error", "--default-target", hub_url,
+        )  # fmt: skip
         docker(
             "run",
             "-d",
             "--name",
             self.name,
-            "-p",
-            f"127.0.0.1:{self.port}:8000",
+            "--network",
+            self.name,
+            "-v",
+            f"{socket_dir}:/run/swarmhub-proxy",
             "-v",
             f"{self.data_dir}/data:/srv/jupyterhub/data",
             "-v",
@@ -127,7 +152,8 @@ def hub(tmp_path):
         hub.wait()
         yield hub
     finally:
-        docker("rm", "-f", hub.name, check=False)
+        docker("rm", "-f", hub.name, hub.proxy_name, check=False)
+        docker("network", "rm", hub.name, check=False)
 
 
 def run_admins(tmp_path: Path, hub: Hub, *extra: str) -> tuple[subprocess.CompletedProcess, str]:
