@@ -141,3 +141,11 @@ def start_server(
         assert time.monotonic() - start < timeout, f"{username}'s server not ready in {timeout}s"
         time.sleep(0.1)
     return time.monotonic() - start
+
+
+def log_in_with_a_server(page: Page, username: str, **options: str) -> None:
+    """Log in as USERNAME@example.org and make sure her default server is ready
+    (started with `options`, e.g. environment="python", when it is not)."""
+    log_in_to_hub(page, f"{username}@example.org")
+    if not server_state(page, username).get("ready"):
+        start_server(page, username, **options)

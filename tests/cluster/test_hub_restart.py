@@ -68,11 +68,8 @@ def test_a_hub_restart_keeps_her_kernel_connection_and_the_running_cells_output(
     first_deploy, new_page
 ):
     page = new_page()
-    jupyter_ui.log_in_to_hub(page, f"{USER}@example.org")
-    if not jupyter_ui.server_state(page, USER):
-        jupyter_ui.start_server(page, USER, environment="python")
-    trial.exec_in_server(USER, "mkdir -p ~/drill && head -c 200000 /dev/urandom > ~/drill/data.bin")
-    before = home_checksum(USER)
+    jupyter_ui.log_in_with_a_server(page, USER, environment="python")
+    before = trial.drill_files(USER)
     page.goto(jupyter_ui.user_url(USER, "lab"))
     jupyter_ui.wait_for_lab(page, USER)
     base = f"/user/{USER}/"
@@ -122,9 +119,7 @@ def test_a_proxy_restart_gets_every_route_back_from_the_hub_within_seconds(first
     its routing table is empty until the hub gives it back (it looks every 10 s);
     meanwhile her requests go to the hub, which sends her on to her server."""
     page = new_page()
-    jupyter_ui.log_in_to_hub(page, f"{USER}@example.org")
-    if not jupyter_ui.server_state(page, USER):
-        jupyter_ui.start_server(page, USER, environment="python")
+    jupyter_ui.log_in_with_a_server(page, USER, environment="python")
     page.goto(jupyter_ui.user_url(USER, "lab"))
     jupyter_ui.wait_for_lab(page, USER)
     since = on_host("hub", "date +%s")

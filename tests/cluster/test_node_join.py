@@ -56,9 +56,7 @@ def test_a_node_joins_and_leaves_without_disturbing_running_servers(
 ):
     for user in USERS:
         page = new_page()
-        jupyter_ui.log_in_to_hub(page, f"{user}@example.org")
-        if not jupyter_ui.server_state(page, user).get("ready"):
-            jupyter_ui.start_server(page, user, environment="python")
+        jupyter_ui.log_in_with_a_server(page, user, environment="python")
     tasks = {user: trial.running_task(f"jupyter-{user}")["ID"] for user in USERS}
     engines = {node: on_host(node, ENGINE_STARTED) for node in ("node1", "node2")}
     probe = Probe()

@@ -27,11 +27,8 @@ def test_a_dead_nodes_server_is_stopped_and_restarts_elsewhere_with_every_file(
     first_deploy, new_page
 ):
     page = new_page()
-    jupyter_ui.log_in_to_hub(page, f"{USER}@example.org")
-    if not jupyter_ui.server_state(page, USER):
-        jupyter_ui.start_server(page, USER, environment="python")
-    trial.exec_in_server(USER, "mkdir -p ~/drill && head -c 300000 /dev/urandom > ~/drill/data.bin")
-    before = home_checksum(USER)
+    jupyter_ui.log_in_with_a_server(page, USER, environment="python")
+    before = trial.drill_files(USER)
     dead = trial.running_task(f"jupyter-{USER}")["Node"]
     assert dead in ("node1", "node2"), dead
 

@@ -214,6 +214,13 @@ def home_checksum(username: str) -> str:
     )
 
 
+def drill_files(username: str, size: int = 200_000) -> str:
+    """Random bytes in ~/drill/data.bin of a user's running server; then the checksum
+    of her home (home_checksum) a drill compares with at its end."""
+    exec_in_server(username, f"mkdir -p ~/drill && head -c {size} /dev/urandom > ~/drill/data.bin")
+    return home_checksum(username)
+
+
 def wait_until(what: str, condition, timeout: float, interval: float = 1.0) -> float:
     """Seconds until condition() holds; fails saying what did not happen."""
     start = time.monotonic()
