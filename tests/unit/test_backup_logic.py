@@ -205,7 +205,11 @@ def test_the_drill_takes_entries_inside_homes_from_duplicitys_list():
         ".swarmhub-restore",
         ".swarmhub-restore/x",
     ]
-    assert files_inside_homes(paths) == ["ann/notes.txt", "ann/week 1/data set.csv"]
+    # "ann/week 1" holds an entry: a folder, never restored whole
+    assert files_inside_homes([*paths, "ann/week 1"]) == [
+        "ann/notes.txt",
+        "ann/week 1/data set.csv",
+    ]
 
 
 def test_a_drill_message_names_what_differs_and_what_failed():

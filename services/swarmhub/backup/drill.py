@@ -73,11 +73,15 @@ def listed_paths(output: str) -> list[str]:
 
 def files_inside_homes(paths: list[str]) -> list[str]:
     """Candidates for the drill: entries inside a home (HOME/...), never the restore's
-    own staging folder, nothing with a component that could climb out."""
+    own staging folder, nothing with a component that could climb out, and no folder
+    that holds other entries (restoring it would restore all of them: a whole
+    project of a home, say). duplicity's list does not say which entry is a folder;
+    one that is the parent of another is."""
+    parents = {str(parent) for path in paths for parent in PurePosixPath(path).parents}
     chosen = []
     for path in paths:
         parts = PurePosixPath(path).parts
-        if len(parts) < 2 or parts[0].startswith(".") or ".." in parts:
+        if len(parts) < 2 or parts[0].startswith(".") or ".." in parts or path in parents:
             continue
         chosen.append(path)
     return chosen
