@@ -72,7 +72,8 @@ def ensure_cluster_image(name: str) -> str:
 
     Tagged by a hash of its build context (as the images role tags it), so a second
     run, or a second test, reuses it, and a changed checkout gets its own. Never
-    removed by a test: others in the same run may use it.
+    removed by a test: others in the same run may use it; the images of earlier
+    checkouts are removed.
     """
     if name in _built:
         return _built[name]
@@ -94,7 +95,20 @@ def ensure_cluster_image(name: str) -> str:
             build = docker("build", "-q", "--build-arg", f"BASE={base}", "-t", image, str(context))
             assert build.returncode == 0, build.stderr
     _built[name] = image
+    _remove_older_test_images(name, image)
     return image
+
+
+def _remove_older_test_images(name: str, current: str) -> None:
+    """Images of earlier checkouts go (one a source change), so they do not pile up on
+    this machine; their build stages stay as the build cache. One in use stays too."""
+    listed = docker(
+        "image", "ls", "--filter", f"reference=swarmhub/{name}:test-*",
+        "--format", "{{.Repository}}:{{.Tag}}", check=False,
+    ).stdout.split()  # fmt: skip
+    older = [tag for tag in listed if tag != current]
+    if older:
+        docker("image", "rm", *older, check=False)
 
 
 def ensure_hub_image() -> str:
