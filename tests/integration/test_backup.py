@@ -353,7 +353,7 @@ def test_a_run_never_overlaps_another(site: Site):
         fcntl.flock(lock, fcntl.LOCK_EX)
         result = site.cli("run", ok=False)
     assert result.returncode == 75
-    assert "another backup or restore is running" in result.stderr
+    assert "another backup, restore or restore drill is running" in result.stderr
     assert not (site.state / "status.json").exists()
 
 

@@ -127,13 +127,14 @@ def test_the_sidecar_backs_up_and_restores_a_deleted_home(deployed, image):
     # no backup yet at start: the sidecar makes one by itself
     status_file = tmp / "srv-backup" / "state" / "status.json"
 
-    def first_run_done() -> bool:
-        return status_file.exists() and json.loads(status_file.read_text())["last_run_finished"]
+    def first_run_done() -> bool:  # the backup, and the restore drill after it
+        return status_file.exists() and bool(json.loads(status_file.read_text())["last_drill"])
 
-    wait_until(first_run_done, "the sidecar's first backup", 180)
+    wait_until(first_run_done, "the sidecar's first backup and its restore drill", 180)
     status = json.loads(status_file.read_text())
     assert status["last_result"] == "ok", status
     assert status["message"].startswith("full backup")
+    assert status["drill_result"] == "ok", status
 
     (tmp / "home" / "ann" / "later.txt").write_text("written after the first backup\n")
     os.chown(tmp / "home" / "ann" / "later.txt", *ANN)

@@ -33,7 +33,7 @@ def held(
             except BlockingIOError:
                 if time.monotonic() >= deadline:
                     raise BackupError(
-                        "another backup or restore is running (lock "
+                        "another backup, restore or restore drill is running (lock "
                         f"{path}); try again when it has finished",
                         exit_code=EXIT_BUSY,
                     ) from None
