@@ -37,8 +37,8 @@ STARTUP_TIMEOUT_SECONDS = 120
 
 class Hub:
     def __init__(self, tmp_path: Path) -> None:
-        hub_image = ensure_hub_image()  # this checkout's, built when missing
-        proxy_image = ensure_cluster_image("proxy")
+        self.hub_image = ensure_hub_image()  # this checkout's, built when missing
+        self.proxy_image = ensure_cluster_image("proxy")
         self.name = f"swarmhub-adminstest-{uuid.uuid4().hex[:8]}"
         self.proxy_name = f"{self.name}-proxy"
         self.port = free_port()
@@ -78,12 +78,17 @@ class Hub:
         }
         self.settings_file = tmp_path / "hub.json"
         self.settings_file.write_text(json.dumps(settings))
-        site_packages = "/opt/hub/lib/python3.11/site-packages/swarmhub"
         # the proxy (its own account in the image) owns its socket's folder and token
-        socket_dir = tmp_path / "proxy"
-        socket_dir.mkdir()
-        os.chown(socket_dir, 65534, 65534)
+        self.socket_dir = tmp_path / "proxy"
+        self.socket_dir.mkdir()
+        os.chown(self.socket_dir, 65534, 65534)
         os.chown(self.data_dir / "secrets" / "proxy_token", 65534, 65534)
+        self.url = f"http://127.0.0.1:{self.port}/hub"
+
+    def start(self) -> None:
+        """The proxy and the hub, on a network of their own, as on the hub host."""
+        site_packages = "/opt/hub/lib/python3.11/site-packages/swarmhub"
+        socket_dir = self.socket_dir
         docker("network", "create", self.name)
         hub_url = f"http://{self.name}:8081"
         docker(
@@ -91,7 +96,7 @@ class Hub:
             "-p", f"127.0.0.1:{self.port}:8000",
             "-v", f"{socket_dir}:/run/swarmhub-proxy",
             "-v", f"{self.data_dir}/secrets/proxy_token:/run/secrets/proxy-token:ro",
-            proxy_image,
+            self.proxy_image,
             "--ip", "0.0.0.0", "--port", "8000", "--api-socket", "/run/swarmhub-proxy/api.sock",
             "--error-target", f"{hub_url}/hub/error", "--default-target", hub_url,
         )  # fmt: skip
@@ -113,9 +118,12 @@ class Hub:
             # this checkout's hub code, not the image's
             "-v",
             f"{ROOT / 'services/swarmhub'}:{site_packages}:ro",
-            hub_image,
+            self.hub_image,
         )
-        self.url = f"http://127.0.0.1:{self.port}/hub"
+
+    def remove(self) -> None:
+        docker("rm", "-f", self.name, self.proxy_name, check=False)
+        docker("network", "rm", self.name, check=False)
 
     def wait(self) -> None:
         deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
@@ -149,11 +157,11 @@ class Hub:
 def hub(tmp_path):
     hub = Hub(tmp_path)
     try:
+        hub.start()
         hub.wait()
         yield hub
     finally:
-        docker("rm", "-f", hub.name, hub.proxy_name, check=False)
-        docker("network", "rm", hub.name, check=False)
+        hub.remove()
 
 
 def run_admins(tmp_path: Path, hub: Hub, *extra: str) -> tuple[subprocess.CompletedProcess, str]:
