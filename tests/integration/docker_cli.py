@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 # The cluster's base image: the test hosts are made FROM it.
@@ -61,8 +62,10 @@ def ensure_base_image(name: str = BASE_IMAGE) -> str:
 # Where pip in an image build finds the CA of a TLS-inspecting proxy (as the trial
 # inventory's images_extra_ca_file); none on machines without one.
 SYSTEM_CA = Path("/etc/ssl/certs/ca-certificates.crt")
-# The images built from another Debian release (roles/images, images_other_bases).
-OTHER_BASES = {"proxy": "swarmhub/base:trixie"}
+# The images built from another Debian release, as the images role has them.
+OTHER_BASES: dict[str, str] = yaml.safe_load((ROOT / "roles/images/defaults/main.yml").read_text())[
+    "images_other_bases"
+]
 _built: dict[str, str] = {}
 
 

@@ -27,11 +27,10 @@ from .. import safefs
 from . import duplicity as dup
 from .config import BackupConfig
 from .errors import BackupError
-from .staging import staging_root
+from .staging import same_bytes, staging_root
 
 # duplicity list-current-files: "Tue Nov 24 10:05:01 2026 ann/notes/week1.ipynb"
 _LISTED = re.compile(r"^\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4} (.+)$")
-_CHUNK = 1 << 20
 _LIVE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
 
 
@@ -57,7 +56,12 @@ class DrillResult:
         )
         if self.differ:
             shown = ", ".join(self.differ[:5])
-            text += f"; {len(self.differ)} DIFFER from the live files: {shown}"
+            text += (
+                f"; {len(self.differ)} DIFFER from the live files: {shown}. A file whose "
+                "bytes changed but not its time may be damaged at home or in the backup: "
+                "restore it aside (./script/restore USER --path PATH) and compare, and check "
+                "the backup target's storage"
+            )
         return text
 
 
@@ -155,11 +159,4 @@ def compare(source: Path, rel: str, restored: Path) -> bool | None:
             return None
         if int(st_live.st_mtime) != int(st_restored.st_mtime):
             return None  # changed since the backup
-        if st_live.st_size != st_restored.st_size:
-            return False
-        while True:
-            a, b = live.read(_CHUNK), copy.read(_CHUNK)
-            if a != b:
-                return False
-            if not a:
-                return True
+        return st_live.st_size == st_restored.st_size and same_bytes(live, copy)

@@ -30,7 +30,7 @@ from .config import BackupConfig
 from .errors import BackupError
 from .lock import held
 from .runner import Clock, backup_chains, backup_times, utcnow
-from .staging import staging_root
+from .staging import same_bytes, staging_root
 from .timespec import TimeSpec, iso, pick_backup_time, restore_folder_name
 
 # how long a restore waits for a running backup before giving up
@@ -392,12 +392,7 @@ def _same(
             return False
         cur = os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
         with os.fdopen(cur, "rb") as a, open(staged, "rb") as b:
-            while True:
-                x, y = a.read(1 << 20), b.read(1 << 20)
-                if x != y:
-                    return False
-                if not x:
-                    return True
+            return same_bytes(a, b)
 
 
 def format_plan(plan: Plan, dest: Path) -> str:
