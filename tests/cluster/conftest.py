@@ -128,8 +128,9 @@ def deploy_vars(oauth_standin, tmp_path_factory):
                 "users_list": [],
                 "swarmhub_shares": SHARES,
                 "jupyterhub_project_limit": 2,
-                # activity reaches the hub within 30 s (the culler test relies on it)
-                "jupyterhub_activity_interval": 30,
+                # activity reaches the hub within 10 s (the culler test's 40 s
+                # timeout relies on it)
+                "jupyterhub_activity_interval": 10,
                 "stats_interval_minutes": 1,
                 # test_orphans waits for two looks
                 "jupyterhub_orphan_check_seconds": 10,
