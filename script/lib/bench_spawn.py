@@ -19,7 +19,7 @@ from pathlib import Path
 import docker
 import requests
 from docker.types import EndpointSpec, RestartPolicy
-from swarmhub.swarm_tasks import current_task, is_terminal, task_address, task_state
+from swarmhub.hub.swarm_tasks import current_task, is_terminal, task_address, task_state
 
 SETTINGS = json.loads(Path("/etc/swarmhub/hub.json").read_text())
 API = "http://127.0.0.1:8081/hub/api"

@@ -1,6 +1,6 @@
 """The hub's proxy apart from the hub, as the hub host runs it (a container of its own):
 the configurable-http-proxy release the proxy image pins, driven by a real JupyterHub
-through its API on a UNIX socket (swarmhub.proxy.ExternalProxy).
+through its API on a UNIX socket (swarmhub.hub.proxy.ExternalProxy).
 
 What users see: while the hub is down, what the proxy routes to (here a service's page,
 on the cluster their servers) still answers; a proxy that restarts empty gets every
@@ -95,7 +95,7 @@ def cluster() -> Iterator[tuple[HubProcess, Proxy, str]]:
     token = secrets.token_hex(16)
     proxy = Proxy(hub.public_port, workdir / "api.sock", token, f"http://{LOOPBACK}:{hub.hub_port}")
     settings = f"""
-from swarmhub.proxy import ExternalProxy
+from swarmhub.hub.proxy import ExternalProxy
 c.JupyterHub.proxy_class = ExternalProxy
 c.ConfigurableHTTPProxy.api_url = "http+unix://{quote(str(proxy.socket_path), safe="")}"
 c.ConfigurableHTTPProxy.auth_token = "{token}"

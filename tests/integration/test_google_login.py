@@ -1,5 +1,5 @@
 """Google login through a real JupyterHub 6.1.1 with the product's login settings
-(swarmhub.hubconfig: GoogleOAuthenticator, username = the email's local part with
+(swarmhub.hub.hubconfig: GoogleOAuthenticator, username = the email's local part with
 one hosted domain, or given by full email without one; one Google account per name).
 
 Google's endpoints are played by tests/oauth_standin, served on 127.0.0.1.
@@ -37,7 +37,7 @@ REQUEST_TIMEOUT_SECONDS = 30.0
 HUB_PUBLIC_ENTRY = "/hub/oauth_login"
 
 # The hub's settings. The username mapping (email local part; JupyterHub's
-# default normalize_username lowercases it) is what services/swarmhub/hubconfig.py
+# default normalize_username lowercases it) is what services/swarmhub/hub/hubconfig.py
 # is expected to configure too.
 HUB_SETTINGS_TEMPLATE = """\
 # Login only: the simplest built-in spawner, and no spawn after login.
@@ -46,7 +46,7 @@ c.JupyterHub.redirect_to_server = False
 
 # The product's own login settings, as the hub container applies them.
 import json  # noqa: E402
-from swarmhub.hubconfig import configure_authenticator  # noqa: E402
+from swarmhub.hub.hubconfig import configure_authenticator  # noqa: E402
 
 configure_authenticator(c, json.loads({settings!r}))
 """

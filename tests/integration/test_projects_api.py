@@ -31,7 +31,7 @@ c.JupyterHub.services = [{{"name": "minter", "api_token": "{admin_token}"}}]
 c.JupyterHub.load_roles = [
     {{"name": "minter", "scopes": ["tokens", "admin:users"], "services": ["minter"]}}
 ]
-from swarmhub.projects_handlers import PROJECTS_TEMPLATES, projects_handlers  # noqa: E402
+from swarmhub.hub.projects_handlers import PROJECTS_TEMPLATES, projects_handlers  # noqa: E402
 
 c.JupyterHub.extra_handlers = projects_handlers("{homes}")
 c.JupyterHub.template_paths = [PROJECTS_TEMPLATES]

@@ -18,7 +18,7 @@ from docker.errors import NotFound
 from jupyterhub import orm
 from jupyterhub.objects import Hub
 
-from swarmhub.spawner import SwarmUserSpawner
+from swarmhub.hub.spawner import SwarmUserSpawner
 
 OVERLAY_ID = "q8l0g9bv3wz5ux2p7h1k4mn6c"
 INGRESS_ID = "4qvuz4ko70xaltuqbt8956gd1"

@@ -1,6 +1,6 @@
 import pytest
 
-from swarmhub.accounts import (
+from swarmhub.common.accounts import (
     Account,
     AccountError,
     account_from_auth_state,

@@ -11,7 +11,7 @@ import pytest
 from test_restuser_useradd import make_root
 from tornado.web import HTTPError
 
-from swarmhub.authenticators import USERNAME_PATTERN, SwarmhubSharedPasswordAuthenticator
+from swarmhub.hub.authenticators import USERNAME_PATTERN, SwarmhubSharedPasswordAuthenticator
 from swarmhub.restuser import create_app, make_unix_server
 
 PASSWORD = "correct-horse-battery"
@@ -183,7 +183,7 @@ class Handler:
 def google_login(auth, handler, email, *, sub=None):
     """A Google login that passed Google and the allow checks, through the post-auth
     hook (identity check, then restuser); the model JupyterHub would save."""
-    from swarmhub.authenticators import google_identity
+    from swarmhub.hub.authenticators import google_identity
 
     user_info = {"email": email, "verified_email": True}
     user_info["sub"] = sub or google_identity({"email": email, "sub": "1" + email})["sub"]
@@ -195,7 +195,7 @@ def google_login(auth, handler, email, *, sub=None):
 
 
 def google_auth(socket_path="", **traits):
-    from swarmhub.authenticators import SwarmhubGoogleOAuthenticator
+    from swarmhub.hub.authenticators import SwarmhubGoogleOAuthenticator
 
     traits = {"hosted_domain": ["example.org"], "allow_all": True, **traits}
     return SwarmhubGoogleOAuthenticator(

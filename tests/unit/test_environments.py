@@ -1,6 +1,6 @@
 import pytest
 
-from swarmhub.environments import (
+from swarmhub.hub.environments import (
     UnknownEnvironment,
     choose_environment,
     environments_form,

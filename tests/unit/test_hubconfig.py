@@ -13,15 +13,15 @@ from jupyterhub.objects import Hub
 from tornado.web import HTTPError
 from traitlets.config import Config
 
-from swarmhub import hubconfig
-from swarmhub.authenticators import (
+from swarmhub.hub import hubconfig
+from swarmhub.hub.authenticators import (
     SwarmhubGoogleOAuthenticator,
     SwarmhubSharedPasswordAuthenticator,
     VerifiedEmailGoogleOAuthenticator,
 )
-from swarmhub.hubconfig import configure, load_settings
-from swarmhub.proxy import ExternalProxy
-from swarmhub.spawner import DEFAULT_PIDS_LIMIT, SwarmUserSpawner
+from swarmhub.hub.hubconfig import configure, load_settings
+from swarmhub.hub.proxy import ExternalProxy
+from swarmhub.hub.spawner import DEFAULT_PIDS_LIMIT, SwarmUserSpawner
 
 IMAGE = "10.213.7.11:5000/swarmhub/notebook:1"
 COURSE_IMAGE = "10.213.7.11:5000/swarmhub/course:1"
@@ -629,7 +629,7 @@ def test_orphans_watch_runs_in_the_hub_with_read_scopes_only(settings):
     del settings["orphan_check_seconds"]  # the default: every 60 s
     hub = JupyterHub(config=configured(settings))
     (watch,) = [s for s in hub.services if s["name"] == "swarmhub-orphans"]
-    assert watch["command"][1:] == ["-m", "swarmhub.orphans", "--every", "60"]
+    assert watch["command"][1:] == ["-m", "swarmhub.hub.orphans", "--every", "60"]
     (role,) = [r for r in hub.load_roles if r["name"] == "swarmhub-orphans"]
     assert role["scopes"] == ["list:users", "read:users:name", "read:servers"]
     assert role["services"] == ["swarmhub-orphans"]

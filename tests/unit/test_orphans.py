@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from types import SimpleNamespace
 
-from swarmhub.orphans import known_servers, look, sort_out
-from swarmhub.spawner import SERVER_LABEL
+from swarmhub.hub.orphans import known_servers, look, sort_out
+from swarmhub.hub.spawner import SERVER_LABEL
 
 USERS = [
     {"name": "ann", "servers": {"": {"ready": True}}},
@@ -50,7 +50,7 @@ def test_a_look_removes_what_the_hub_lost_and_logs_it(monkeypatch, caplog):
         return services
 
     client = SimpleNamespace(services=SimpleNamespace(list=list_services))
-    monkeypatch.setattr("swarmhub.orphans.hub_users", lambda url, token: USERS)
+    monkeypatch.setattr("swarmhub.hub.orphans.hub_users", lambda url, token: USERS)
     suspects = look(client, "http://hub/api", "token", set())
     assert not any(s.removed for s in services)
     with caplog.at_level(logging.WARNING):

@@ -12,8 +12,8 @@ import time
 
 import pytest
 
-from swarmhub import safefs
-from swarmhub.projects import (
+from swarmhub.common import safefs
+from swarmhub.hub.projects import (
     HomeMissing,
     NoSuchProject,
     ProjectError,

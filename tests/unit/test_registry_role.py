@@ -287,8 +287,8 @@ def create_service_request(monkeypatch, tmp_path, docker_config: dict | None):
     """The headers and body docker-py sends for a user server's service."""
     import docker
 
-    from swarmhub.accounts import Account
-    from swarmhub.spawner import service_create_kwargs
+    from swarmhub.common.accounts import Account
+    from swarmhub.hub.spawner import service_create_kwargs
 
     home = tmp_path / "home"
     (home / ".docker").mkdir(parents=True)

@@ -7,7 +7,7 @@ import json
 import pytest
 from traitlets.config import Config
 
-from swarmhub.hubconfig import admin_users_from, configure_authenticator
+from swarmhub.hub.hubconfig import admin_users_from, configure_authenticator
 from swarmhub.restuser.usersfile import check_admins
 
 SHARED = {

@@ -5,12 +5,12 @@ import sys
 
 import pytest
 
-from swarmhub.secret_env import SecretEnvError, parse_args, read_secrets
+from swarmhub.common.secret_env import SecretEnvError, parse_args, read_secrets
 
 
 def run(*args, cwd=None):
     return subprocess.run(
-        [sys.executable, "-m", "swarmhub.secret_env", *args],
+        [sys.executable, "-m", "swarmhub.common.secret_env", *args],
         capture_output=True,
         text=True,
         cwd=cwd,

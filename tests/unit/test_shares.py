@@ -1,6 +1,6 @@
 import pytest
 
-from swarmhub.shares import accessible_shares, group_ids, parse_shares, user_groups
+from swarmhub.hub.shares import accessible_shares, group_ids, parse_shares, user_groups
 
 SHARES = parse_shares(
     [

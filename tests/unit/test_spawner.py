@@ -10,9 +10,9 @@ from docker.types import Mount
 from tornado.web import HTTPError
 from traitlets.config import Config
 
-import swarmhub.spawner as spawner_module
-from swarmhub.accounts import Account, AccountError
-from swarmhub.spawner import (
+import swarmhub.hub.spawner as spawner_module
+from swarmhub.common.accounts import Account, AccountError
+from swarmhub.hub.spawner import (
     DEFAULT_PIDS_LIMIT,
     SwarmUserSpawner,
     container_args,

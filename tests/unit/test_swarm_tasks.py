@@ -1,6 +1,6 @@
 import pytest
 
-from swarmhub.swarm_tasks import (
+from swarmhub.hub.swarm_tasks import (
     TERMINAL_STATES,
     current_task,
     hostname_of,

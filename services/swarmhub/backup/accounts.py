@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import usernames
+from ..common import usernames
 from .errors import BackupError
 
 
@@ -18,7 +18,7 @@ class Account:
 
 
 def check_username(name: str) -> str:
-    """`name` if it passes the hub's one username rule (swarmhub.usernames), which
+    """`name` if it passes the hub's one username rule (swarmhub.common.usernames), which
     never allows a hidden name (the staging folder is one)."""
     if not usernames.is_valid(name):
         raise BackupError(f"{name!r} is not a user name ({usernames.RULE_TEXT})")

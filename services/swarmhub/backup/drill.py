@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 
-from .. import safefs
+from ..common import safefs
 from . import duplicity as dup
 from .config import BackupConfig
 from .errors import BackupError

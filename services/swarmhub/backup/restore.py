@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 
-from .. import safefs
+from ..common import safefs
 from . import duplicity as dup
 from .accounts import Account, check_username, lookup_account
 from .config import BackupConfig

@@ -1,64 +1,31 @@
-"""The status file every run leaves: /srv/backup/state/status.json.
-
-Keys (the stats page reads exactly these): last_result ("ok" or "failed"),
-last_success (ISO-8601 UTC or null), last_run_started, last_run_finished,
-message; and the last restore drill's: last_drill (ISO-8601 UTC or null),
-drill_result ("ok" or "failed"), drill_message. Written atomically (a
-temporary file renamed over the old one), so a reader never sees half a file.
-"""
+"""The backup's outcomes, recorded in the status file (its format:
+swarmhub.common.backup_status, which the stats page reads too)."""
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
-import tempfile
-from dataclasses import asdict, dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
+from ..common import backup_status
+from ..common.backup_status import BackupStatus, write_status
 from .errors import BackupError
 
-
-@dataclass(frozen=True)
-class BackupStatus:
-    last_result: str | None = None
-    last_success: str | None = None
-    last_run_started: str | None = None
-    last_run_finished: str | None = None
-    message: str = "no backup has run yet"
-    last_drill: str | None = None
-    drill_result: str | None = None
-    drill_message: str = ""
+__all__ = [
+    "BackupStatus",
+    "read_status",
+    "read_status_quietly",
+    "record_drill",
+    "record_result",
+    "write_status",
+]
 
 
 def read_status(path: Path) -> BackupStatus:
     """The last written status; the empty status when no run has finished yet."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return BackupStatus()
-    except (OSError, ValueError) as e:
-        raise BackupError(f"cannot read the backup status file {path}: {e}") from None
-    known = BackupStatus.__dataclass_fields__
-    return BackupStatus(**{k: v for k, v in data.items() if k in known})
-
-
-def write_status(path: Path, status: BackupStatus) -> None:
-    """Replace the status file in one step (readable by all: it holds no secret)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".status.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(asdict(status), f, indent=2)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+        return backup_status.read_status(path)
+    except backup_status.StatusUnreadable as e:
+        raise BackupError(str(e)) from None
 
 
 def record_result(

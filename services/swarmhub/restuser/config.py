@@ -8,7 +8,7 @@ from pathlib import Path
 
 # UID_FLOOR, MARK_GROUP and PRIVILEGED_GROUPS live with the rule they make
 # (accounts.hub_user_refusal), which the hub applies when restuser is down
-from ..accounts import MARK_GROUP, PRIVILEGED_GROUPS, UID_FLOOR  # noqa: F401
+from ..common.accounts import MARK_GROUP, UID_FLOOR
 from .names import DEFAULT_RESERVED_NAMES, DEFAULT_RESERVED_PREFIXES
 from .quota import Quota
 

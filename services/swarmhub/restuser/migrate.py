@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..accounts import Account
+from ..common.accounts import Account
 from .config import RestuserConfig
 from .errors import RestuserError
 from .names import DEFAULT_RESERVED_NAMES, check_name

@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Iterable
 
-from .. import usernames
+from ..common import usernames
 from .errors import RestuserError
 
-# The one rule (swarmhub.usernames), compiled
+# The one rule (swarmhub.common.usernames), compiled
 NAME_PATTERN = re.compile(usernames.USERNAME_PATTERN)
 
 # Users and groups of the Debian base system and of common packages. Group names

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..accounts import Account, group_memberships
+from ..common.accounts import Account, group_memberships
 from .errors import RestuserError
 
 

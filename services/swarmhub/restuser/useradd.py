@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
-from ..accounts import Account, hub_user_refusal
-from ..accounts import privileged_groups as _privileged_groups
+from ..common.accounts import Account, hub_user_refusal
+from ..common.accounts import privileged_groups as _privileged_groups
 from .config import RestuserConfig
 from .errors import RestuserError
 from .home import create_home

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Collection, Iterable, Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
-from .config import MARK_GROUP, PRIVILEGED_GROUPS, UID_FLOOR
+from ..common.accounts import MARK_GROUP, PRIVILEGED_GROUPS, UID_FLOOR
 from .errors import RestuserError
 from .names import DEFAULT_RESERVED_NAMES, DEFAULT_RESERVED_PREFIXES, check_name
 from .quota import Quota, format_size, make_quota, parse_overrides, parse_size, read_overrides_data
@@ -371,7 +371,7 @@ def parse_quota_output(text: str) -> dict[str, int] | None:
     return None
 
 
-def _is_int(value: object) -> bool:
+def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 

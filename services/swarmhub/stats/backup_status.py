@@ -1,17 +1,18 @@
-"""The backup sidecar's last outcome, as the stats page shows it."""
+"""The backup sidecar's last outcome, as the stats page shows it: the status
+file (swarmhub.common.backup_status) with its times parsed."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from ..common import backup_status
 from .sampling import parse_time
 
 
 @dataclass(frozen=True)
-class BackupStatus:
+class BackupView:
     last_success: datetime | None
     last_result: str | None  # "ok" | "failed" | None (no run yet)
     last_run_finished: datetime | None
@@ -29,27 +30,21 @@ class BackupStatus:
         return f"last good backup: {self.last_success.strftime('%Y-%m-%d %H:%M UTC')}"
 
 
-def read_backup_status(path: Path) -> BackupStatus:
-    """The status the backup role writes (keys last_result, last_success,
-    last_run_finished, message, last_drill, drill_result, drill_message); a
-    missing file means no backup has run."""
+def read_backup_status(path: Path) -> BackupView:
+    """The status the backup sidecar writes; a missing file means no backup has
+    run, an unreadable one is shown as a problem, never an error page."""
+    if not path.exists():
+        return BackupView(None, None, None, "")
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return BackupStatus(None, None, None, "")
-    except (OSError, ValueError) as e:
-        return BackupStatus(None, None, None, "", problem=f"cannot read {path}: {e}")
-    if not isinstance(raw, dict):
-        return BackupStatus(None, None, None, "", problem=f"{path} does not hold a JSON object")
-    try:
-        return BackupStatus(
-            last_success=parse_time(raw.get("last_success")),
-            last_result=str(raw["last_result"]) if raw.get("last_result") else None,
-            last_run_finished=parse_time(raw.get("last_run_finished")),
-            message=str(raw.get("message") or ""),
-            last_drill=parse_time(raw.get("last_drill")),
-            drill_result=str(raw["drill_result"]) if raw.get("drill_result") else None,
-            drill_message=str(raw.get("drill_message") or ""),
+        raw = backup_status.read_status(path)
+        return BackupView(
+            last_success=parse_time(raw.last_success),
+            last_result=raw.last_result or None,
+            last_run_finished=parse_time(raw.last_run_finished),
+            message=raw.message,
+            last_drill=parse_time(raw.last_drill),
+            drill_result=raw.drill_result or None,
+            drill_message=raw.drill_message,
         )
-    except ValueError as e:
-        return BackupStatus(None, None, None, "", problem=f"{path}: {e}")
+    except ValueError as e:  # StatusUnreadable, or a time that is not ISO 8601
+        return BackupView(None, None, None, "", problem=str(e))

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import wraps
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol, cast
 from urllib.parse import urlencode, urlparse
 
 from flask import Flask, Response, abort, redirect, render_template_string, request, send_file
@@ -84,7 +84,7 @@ def hub_oauth() -> HubLogin:
     # how long a page already open keeps a login before asking the hub again,
     # so an instructor taken off the list loses the page within this time
     recheck = int(os.environ.get("SWARMHUB_STATS_ACCESS_RECHECK_SECONDS", "60"))
-    return HubOAuth(cache_max_age=recheck)  # type: ignore[return-value]
+    return cast(HubLogin, HubOAuth(cache_max_age=recheck))
 
 
 def create_app(settings: WebSettings, engine: Engine, auth: HubLogin | None = None) -> Flask:
@@ -168,7 +168,7 @@ def create_app(settings: WebSettings, engine: Engine, auth: HubLogin | None = No
     def index(user: dict[str, Any]) -> Any:
         days = _days_argument(request.args.get("days"), settings.default_days)
         now = datetime.now(UTC)
-        per = "hour" if days <= 14 else "day"
+        per: Literal["hour", "day"] = "hour" if days <= 14 else "day"
         start = floor_to(now - timedelta(days=days), per)
         end = now
         with Session(engine) as session:

@@ -4,7 +4,7 @@ was restored. Each is removed, and logged; the user's files are on the hub's
 /home and are not touched.
 
 Runs as a hub-managed service (in the hub container, which has the Docker
-socket): `python -m swarmhub.orphans --every 60`. The hub's API says which
+socket): `python -m swarmhub.hub.orphans --every 60`. The hub's API says which
 servers it knows, pending spawns included; a service is removed only when two
 looks in a row found it unknown, so a spawn that is just beginning is never
 taken for an orphan.
@@ -25,7 +25,7 @@ from .spawner import SERVER_LABEL, server_label
 
 PAGE = 200
 
-log = logging.getLogger("swarmhub.orphans")
+log = logging.getLogger("swarmhub.hub.orphans")
 
 
 def known_servers(users: Iterable[Mapping[str, Any]]) -> set[str]:
@@ -78,7 +78,7 @@ def look(client: Any, api_url: str, token: str, suspects: set[str]) -> set[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m swarmhub.orphans", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m swarmhub.hub.orphans", description=__doc__)
     parser.add_argument("--every", type=float, default=60, help="seconds between looks")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="[orphans %(levelname)s] %(message)s")

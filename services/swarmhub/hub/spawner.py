@@ -46,7 +46,7 @@ from dockerspawner import SwarmSpawner
 from tornado.web import HTTPError
 from traitlets import Dict, Float, Int, List, Unicode, default
 
-from .accounts import Account, account_from_auth_state, ensure_unprivileged, lookup_account
+from ..common.accounts import Account, account_from_auth_state, ensure_unprivileged, lookup_account
 from .environments import (
     Environment,
     UnknownEnvironment,
@@ -99,7 +99,7 @@ DROPPED_CAPABILITIES = ("ALL",)
 DEFAULT_PIDS_LIMIT = 1024
 _SERVICE_HASH_LENGTH = 6
 # Every user server's service carries it, valued server_label(user, server):
-# swarmhub.orphans finds them by it and matches them to the hub's servers.
+# swarmhub.hub.orphans finds them by it and matches them to the hub's servers.
 SERVER_LABEL = "swarmhub.server"
 
 
@@ -401,7 +401,7 @@ class SwarmUserSpawner(SwarmSpawner):
         constraints) before its start fails saying so, rather than at start_timeout.""",
     ).tag(config=True)
 
-    progress_events = List(
+    progress_events: List[dict[str, Any]] = List(
         help="""The spawn page's events of the current start (see progress).""",
     )
 
@@ -483,7 +483,7 @@ class SwarmUserSpawner(SwarmSpawner):
         return str(self.user_options.get("project") or "")
 
     def get_state(self) -> dict[str, Any]:
-        state = super().get_state()
+        state: dict[str, Any] = super().get_state()
         if self.node:
             state["node"] = self.node
         return state
@@ -646,7 +646,7 @@ class SwarmUserSpawner(SwarmSpawner):
             account.gid,
             self.network_name,
         )
-        created = await self.docker("create_service", **kwargs)
+        created: dict[str, Any] = await self.docker("create_service", **kwargs)
         await self.check_hardening(created["ID"], kwargs["task_template"])
         return created
 
@@ -676,7 +676,10 @@ class SwarmUserSpawner(SwarmSpawner):
     async def service_tasks(self, service_id: str) -> list[dict[str, Any]]:
         """The service's tasks; none once the service is gone."""
         try:
-            return await self.docker("tasks", filters={"service": service_id})
+            tasks: list[dict[str, Any]] = await self.docker(
+                "tasks", filters={"service": service_id}
+            )
+            return tasks
         except NotFound:
             return []
 
@@ -772,7 +775,8 @@ class SwarmUserSpawner(SwarmSpawner):
             return {node["ID"]: node for node in await self.docker("nodes")}
 
         ttl = self.node_state_ttl if max_age is None else max_age
-        return await SwarmUserSpawner._nodes.get(read, ttl)
+        nodes: Mapping[str, Mapping[str, Any]] = await SwarmUserSpawner._nodes.get(read, ttl)
+        return nodes
 
     async def running_tasks(self) -> Mapping[str, list[Mapping[str, Any]]]:
         """Every swarm task meant to run, by service ID (read once per node_state_ttl)."""
@@ -783,7 +787,9 @@ class SwarmUserSpawner(SwarmSpawner):
                 by_service.setdefault(task.get("ServiceID", ""), []).append(task)
             return by_service
 
-        return await SwarmUserSpawner._running_tasks.get(read, self.node_state_ttl)
+        by_service: Mapping[str, list[Mapping[str, Any]]]
+        by_service = await SwarmUserSpawner._running_tasks.get(read, self.node_state_ttl)
+        return by_service
 
     async def lost_node(self, task: Mapping[str, Any] | None, max_age: float | None = None) -> str:
         """The hostname of the node the task is on if the swarm has given that node up."""

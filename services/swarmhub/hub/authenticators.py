@@ -23,7 +23,7 @@ from tornado.web import HTTPError
 from traitlets import Dict, Unicode, default
 from traitlets.config import LoggingConfigurable
 
-from .accounts import (
+from ..common.accounts import (
     UID_FLOOR,
     Account,
     AccountError,
@@ -31,9 +31,9 @@ from .accounts import (
     hub_user_refusal,
     lookup_account,
 )
+from ..common.usernames import MAX_LENGTH as MAX_USERNAME_LENGTH
+from ..common.usernames import USERNAME_PATTERN, system_username
 from .restuser_client import RestuserError, ensure_account
-from .usernames import MAX_LENGTH as MAX_USERNAME_LENGTH
-from .usernames import USERNAME_PATTERN, system_username
 
 __all__ = [
     "MAX_USERNAME_LENGTH",
@@ -307,7 +307,7 @@ class VerifiedEmailGoogleOAuthenticator(GoogleOAuthenticator):
             message = f"Login with unverified email {user_info.get('email')} is not allowed"
             self.log.warning(message)
             raise HTTPError(403, message)
-        return super().check_blocked_users(username, auth_model)
+        return bool(super().check_blocked_users(username, auth_model))
 
 
 class SwarmhubGoogleOAuthenticator(SystemAccountMixin, VerifiedEmailGoogleOAuthenticator):

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from . import safefs
+from ..common import safefs
 
 PROJECTS_FOLDER = "projects"  # in each home
 PROJECT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -118,6 +118,7 @@ def ensure_project(home_root: Path, user: str, name: str, uid: int, gid: int, li
     """HOME/projects/NAME, made (owned by the user) unless it exists; at most `limit`."""
     check_project_name(name)
     with _home(home_root, user) as home_fd, _projects(home_fd, True, (uid, gid)) as fd:
+        assert fd is not None  # made, or _projects raised
         existing = _project_names(fd)
         if name in existing:
             return

@@ -8,7 +8,7 @@ names, so it must be a name useradd accepts *and* leave service names unambiguou
 - it never holds "--" and never ends in "-".
 
 The last point is what keeps `jupyter-USER` (a default server) apart from
-`jupyter-USER--SERVER-HASH` (a named one; see swarmhub.spawner.service_name_for):
+`jupyter-USER--SERVER-HASH` (a named one; see swarmhub.hub.spawner.service_name_for):
 without it, the user "alice--lab-c9d549" would name alice's server "lab".
 
 Standard library only: restuser (on the hub host, with only its own modules) and
@@ -60,7 +60,7 @@ def system_username(raw: str, max_length: int = MAX_LENGTH) -> str:
     hash of the whole, so two long names that share a beginning stay apart.
 
     Different inputs may give the same name ("ada.lovelace", "ada-lovelace"): the
-    hub never lets a second account take a name (see swarmhub.authenticators).
+    hub never lets a second account take a name (see swarmhub.hub.authenticators).
     """
     if max_length < _HASH_LENGTH + 2:
         raise ValueError(f"max_length {max_length} leaves no room for a name")

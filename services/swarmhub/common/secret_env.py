@@ -1,6 +1,6 @@
 """Run a command with secrets read from files into its environment.
 
-    python -m swarmhub.secret_env NAME=FILE [NAME=FILE ...] -- COMMAND [ARG ...]
+    python -m swarmhub.common.secret_env NAME=FILE [NAME=FILE ...] -- COMMAND [ARG ...]
 
 Sidecars get their tokens as read-only mounted files, so `docker inspect`
 shows no secret; tools that read a token only from their environment

@@ -13,7 +13,7 @@ import socket
 from typing import Any
 from urllib.parse import quote
 
-from .accounts import Account
+from ..common.accounts import Account
 
 TIMEOUT_SECONDS = 30.0
 

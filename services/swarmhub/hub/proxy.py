@@ -10,6 +10,8 @@ to the hub every route back at once.
 
 from __future__ import annotations
 
+from typing import Any
+
 from jupyterhub.proxy import ConfigurableHTTPProxy
 from tornado.ioloop import PeriodicCallback
 from traitlets import Integer, default
@@ -26,7 +28,7 @@ class ExternalProxy(ConfigurableHTTPProxy):
     def _should_start_default(self) -> bool:
         return False
 
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._route_watch: PeriodicCallback | None = None
         if self.route_check_seconds > 0:

@@ -18,7 +18,7 @@ from typing import Any
 from jupyterhub.traitlets import ByteSpecification
 from traitlets import TraitError
 
-from . import usernames
+from ..common import usernames
 from .authenticators import (
     SwarmhubGoogleOAuthenticator,
     SwarmhubSharedPasswordAuthenticator,
@@ -135,7 +135,7 @@ def configure(c: Any, settings: Mapping[str, Any]) -> None:
 OPS_SERVICE = "swarmhub-ops"
 OPS_SCOPES = ["servers", "read:users", "list:users"]
 SIDECAR_WAIT_SECONDS = 2
-# The orphaned servers' watch (swarmhub.orphans): it reads users and their servers.
+# The orphaned servers' watch (swarmhub.hub.orphans): it reads users and their servers.
 ORPHANS_SERVICE = "swarmhub-orphans"
 ORPHANS_SCOPES = ["list:users", "read:users:name", "read:servers"]
 
@@ -200,7 +200,13 @@ def configure_ops_service(c: Any, settings: Mapping[str, Any]) -> None:
         services.append(
             {
                 "name": ORPHANS_SERVICE,
-                "command": [sys.executable, "-m", "swarmhub.orphans", "--every", str(orphan_check)],
+                "command": [
+                    sys.executable,
+                    "-m",
+                    "swarmhub.hub.orphans",
+                    "--every",
+                    str(orphan_check),
+                ],
             }
         )
         roles.append(
@@ -356,7 +362,7 @@ def configure_authenticator(c: Any, settings: Mapping[str, Any]) -> None:
             f"a user name must have {usernames.RULE_TEXT}"
         )
     c.Authenticator.allowed_users = allowed_users
-    # the one rule (swarmhub.usernames): what restuser accepts, without "--" or a
+    # the one rule (swarmhub.common.usernames): what restuser accepts, without "--" or a
     # trailing "-" (see service_name_for)
     c.Authenticator.username_pattern = usernames.USERNAME_PATTERN
     username_map = _get(settings, "username_map", dict, default={})
@@ -456,7 +462,7 @@ def _configure_google(c: Any, auth: Mapping[str, Any], allowed_users: set[str]) 
         if url:
             setattr(google, key, url)
     # the username (username_claim) is SwarmhubGoogleOAuthenticator's own: the email
-    # map, then the hosted domains (swarmhub.authenticators.google_username)
+    # map, then the hosted domains (swarmhub.hub.authenticators.google_username)
     try:
         domain_labels(hosted_domain)  # several domains: their name parts must not clash
     except ValueError as e:
@@ -610,7 +616,7 @@ def _byte_size(value: str | int, key: str) -> int:
         ) from None
     if size <= 0:
         raise ValueError(f"hub settings: {key} must be positive, not {value!r}")
-    return size
+    return int(size)
 
 
 def _reject_unknown_keys(settings: Mapping[str, Any], known: frozenset[str], prefix: str) -> None:

@@ -1,0 +1,1 @@
+"""What every wing shares: the standard library only (import-linter checks it)."""

@@ -1,0 +1,1 @@
+"""The hub: JupyterHub's configuration, spawner, authenticators, proxy and pages."""
