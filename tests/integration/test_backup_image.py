@@ -61,9 +61,9 @@ def deploy(tmp: Path, image: str) -> subprocess.CompletedProcess:
                         "ansible_python_interpreter": str(ROOT / ".venv" / "bin" / "python"),
                         "images_ref": {"backup": image},
                         "vault_backup_passphrase": "a test passphrase, long enough",
-                        "backup_dir": str(tmp / "srv-backup"),
+                        "swarmhub_backup_dir": str(tmp / "srv-backup"),
                         "backup_source_dir": str(tmp / "home"),
-                        "backup_container_name": NAME,
+                        "swarmhub_backup_container": NAME,
                         # what the restuser role keeps on a hub host: passwd and group
                         "swarmhub_accounts_dir": str(accounts_copy(tmp)),
                     },
@@ -161,7 +161,7 @@ def test_script_restore_drives_the_sidecar(deployed):
     inventory.write_text(
         json.dumps(
             {"all": {"children": {"hub": {"hosts": {"localhost": {
-                "ansible_connection": "local", "backup_container_name": NAME}}}}}}
+                "ansible_connection": "local", "swarmhub_backup_container": NAME}}}}}}
         )
     )  # fmt: skip
     status_file = tmp / "srv-backup" / "state" / "status.json"

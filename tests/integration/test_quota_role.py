@@ -87,7 +87,7 @@ def test_the_probe_on_this_machines_home_says_what_to_do(tmp_path):
         return
     assert proc.returncode != 0
     assert "User quotas cannot work here:" in output
-    assert "or set quotas_enabled: false" in output
+    assert "or set swarmhub_quotas_enabled: false" in output
     if not home_has_quota:
         assert "mounted without user quotas: add usrquota to its options in /etc/fstab" in output
     if kernel_has("CONFIG_QFMT_V2") is False:
@@ -116,7 +116,7 @@ ROLE_PLAY = """\
 - hosts: localhost
   gather_facts: true
   vars:
-    quotas_enabled: true
+    swarmhub_quotas_enabled: true
     quotas_path: "{path}"
     # unknown kernel config: the role goes on to quotaon and reports what it says
     quotas_kernel_config_files: []
@@ -141,7 +141,7 @@ def test_the_role_on_an_ext4_mounted_with_usrquota(tmp_path, ext4_with_usrquota)
     assert " is off" in state.stdout
     assert f"quotaon {mount} failed" in output
     assert "Quota format not supported in kernel" in output
-    assert "set quotas_enabled: false" in output
+    assert "set swarmhub_quotas_enabled: false" in output
 
 
 def restuser_on(root_config, **settings):

@@ -45,7 +45,7 @@ c.JupyterHub.load_groups = {{
     "students": {{"users": ["ann"]}},
 }}
 c.JupyterHub.services = [
-    {{"name": "stats", "url": "http://{stats_ip}:8080", "api_token": "{token}",
+    {{"name": "stats", "url": "http://{swarmhub_stats_ip}:8080", "api_token": "{token}",
       "oauth_no_confirm": True}},
 ]
 c.JupyterHub.load_roles = [
@@ -122,30 +122,32 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
     # the hub's own port on the network's gateway: where the sidecar reaches it
     hub = HubProcess(workdir, hub_ip=gateway, hub_port=8081)
     try:
-        stats_ip = gateway.rsplit(".", 1)[0] + ".3"
+        swarmhub_stats_ip = gateway.rsplit(".", 1)[0] + ".3"
         token = secrets.token_hex(32)
         token_file = workdir / "secrets" / "service-stats.token"
         token_file.parent.mkdir(mode=0o700)
         token_file.write_text(token + "\n")
-        settings = HUB_SETTINGS.format(stats_ip=stats_ip, token=token, scopes=SCOPES)
+        settings = HUB_SETTINGS.format(
+            swarmhub_stats_ip=swarmhub_stats_ip, token=token, scopes=SCOPES
+        )
         hub.start(settings, startup_timeout=90)
         yield Deployment(
             workdir=workdir,
             hub_url=hub.url,
             extra_vars={
                 "images_ref": {"jupyterhub": hub_image},
-                "jupyterhub_network": NETWORK,
-                "jupyterhub_hub_ip": gateway,
+                "swarmhub_network": NETWORK,
+                "swarmhub_hub_ip": gateway,
                 "swarmhub_hub_address": "127.0.0.1",
-                "jupyterhub_port": hub.public_port,
+                "swarmhub_hub_port": hub.public_port,
                 "swarmhub_public_url": hub.url,
-                "stats_container_name": CONTAINER,
-                "stats_ip": stats_ip,
-                "stats_db_dir": str(workdir / "stats-db"),
+                "swarmhub_stats_container": CONTAINER,
+                "swarmhub_stats_ip": swarmhub_stats_ip,
+                "swarmhub_stats_db_dir": str(workdir / "stats-db"),
                 "stats_backup_state_dir": str(workdir / "backup-state"),
                 "stats_token_file": str(token_file),
                 # an account this machine has: the test makes none on it
-                "stats_account": "nobody",
+                "swarmhub_stats_account": "nobody",
                 "ansible_python_interpreter": str(VENV_BIN / "python"),
             },
         )

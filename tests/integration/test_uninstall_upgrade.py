@@ -46,8 +46,8 @@ def deploy(tmp_path: Path, container: str, image: str, data_dir: Path) -> tuple[
     playbook = tmp_path / "db-backup.yml"
     playbook.write_text(PLAYBOOK)
     extra = {
-        "jupyterhub_container_name": container,
-        "jupyterhub_data_dir": str(data_dir),
+        "swarmhub_hub_container": container,
+        "swarmhub_hub_data_dir": str(data_dir),
         "images_ref": {"jupyterhub": image},
         "ansible_python_interpreter": sys.executable,
     }

@@ -170,9 +170,9 @@ def run_admins(tmp_path: Path, hub: Hub, *extra: str) -> tuple[subprocess.Comple
         # the project's virtualenv: the docker SDK for community.docker
         "ansible_python_interpreter": sys.executable,
         "swarmhub_hub_address": "127.0.0.1",
-        "jupyterhub_port": hub.port,
-        "jupyterhub_data_dir": str(hub.data_dir),
-        "jupyterhub_container_name": hub.name,
+        "swarmhub_hub_port": hub.port,
+        "swarmhub_hub_data_dir": str(hub.data_dir),
+        "swarmhub_hub_container": hub.name,
     }
     inventory = write_inventory(tmp_path, site_inventory("hubhost", hub_host))
     proc = ansible_playbook("-i", str(inventory), "admins.yml", *extra)

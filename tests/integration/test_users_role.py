@@ -62,7 +62,7 @@ def run_users(tmp_path: Path, hub: str, users: list[dict], *extra: str):
         f"users_file={users_file}",
         # this container has no quotas (nor has this machine's kernel); see test_quota*
         "-e",
-        "quotas_enabled=false",
+        "swarmhub_quotas_enabled=false",
         "-v",
         *extra,
     )

@@ -117,7 +117,7 @@ users:
 def test_names_the_site_reserves_for_restuser_are_refused_too(tmp_path):
     path = users_file(tmp_path, "users:\n  - name: teacher\n  - name: projects\n")
     output = assert_refused_before_any_host(
-        run_users_play(tmp_path, path, "-e", '{"restuser_reserved_names": ["teacher"]}')
+        run_users_play(tmp_path, path, "-e", '{"swarmhub_reserved_names": ["teacher"]}')
     )
     assert "entry 1 ('teacher'): 'teacher' is reserved" in output
     assert "entry 2 ('projects'): 'projects' is reserved" in output

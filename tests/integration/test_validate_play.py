@@ -96,8 +96,7 @@ GOOGLE_WITH_BACKUP = dict(GOOGLE, vault_backup_passphrase="a-long-enough-passphr
 
 
 def write_site(tmp_path: Path, site_vars: dict) -> Path:
-    """An inventory whose group_vars/all hold `site_vars`, as a real site's do (they
-    rank above the product's group_vars; the inventory file's own vars do not)."""
+    """An inventory whose group_vars/all hold `site_vars`, as a real site's do."""
     inventory = write_inventory(tmp_path, GOOD_GROUPS, GOOGLE_WITH_BACKUP)
     folder = tmp_path / "group_vars" / "all"
     folder.mkdir(parents=True)
@@ -182,3 +181,23 @@ def test_user_subdomains_of_an_address_are_refused(tmp_path):
     )
     output = assert_stopped_before_any_host(deploy(write_site(tmp_path, settings)))
     assert "not an address: '192.0.2.10'" in output
+
+
+def test_a_setting_in_the_inventory_files_own_vars_overrides_the_products_default(tmp_path):
+    # Ansible's normal precedence: inventory vars rank above role defaults (roles/swarmhub)
+    inventory = write_inventory(
+        tmp_path, GOOD_GROUPS, dict(GOOGLE_WITH_BACKUP, swarmhub_allowed_users=["bob"])
+    )
+    output = assert_stopped_before_any_host(deploy(inventory))
+    assert "give these as {email: EMAIL, name: NAME}: bob" in output
+
+
+def test_a_setting_under_its_old_name_is_refused_with_the_new_one(tmp_path):
+    settings = dict(
+        swarmhub_allowed_users=[{"email": "ann.lee@gmail.com", "name": "ann"}],
+        quotas_soft="2G",
+        jupyterhub_data_dir="/data/hub",
+    )
+    output = assert_stopped_before_any_host(deploy(write_site(tmp_path, settings)))
+    assert "sets jupyterhub_data_dir, quotas_soft, renamed to" in output, output
+    assert "swarmhub_hub_data_dir, swarmhub_quota_soft" in output

@@ -18,13 +18,36 @@ import pytest
 import yaml
 
 ROLE = Path(__file__).resolve().parents[2] / "roles" / "docker"
-NODES_VARS = Path(__file__).resolve().parents[2] / "group_vars" / "nodes.yml"
 CLUSTER = ["10.213.7.10", "10.213.7.11", "10.213.7.21", "10.213.7.22"]
 HAS_IPV6 = Path("/proc/net/if_inet6").exists()
 
 
-def defaults(**overrides):
-    values = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
+# A small inventory: the hub, a proxy and two nodes, each with its address.
+HOSTS = {
+    "proxy1": "10.213.7.10",
+    "hub1": "10.213.7.11",
+    "node1": "10.213.7.21",
+    "node2": "10.213.7.22",
+}
+GROUPS = {"all": list(HOSTS), "proxy": ["proxy1"], "hub": ["hub1"], "nodes": ["node1", "node2"]}
+
+
+def defaults(host: str = "hub1", **overrides):
+    """The role's defaults as Ansible resolves them for `host` of the inventory above."""
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined)
+
+    def extract(name, container, key):  # Ansible's filter: container[name][key]
+        value = container[name].get(key)
+        return env.undefined(f"no {key}") if value is None else value
+
+    env.filters["extract"] = extract
+    hostvars = {name: {"ansible_host": address} for name, address in HOSTS.items()}
+    context = {"inventory_hostname": host, "groups": GROUPS, "hostvars": hostvars}
+    values = {}
+    for key, value in yaml.safe_load((ROLE / "defaults" / "main.yml").read_text()).items():
+        if isinstance(value, str) and value.startswith("{{") and value.endswith("}}"):
+            value = env.compile_expression(value[2:-2].strip())(**context)
+        values[key] = value
     values.update(**overrides)
     return values
 
@@ -39,12 +62,17 @@ def render(name: str, **variables) -> str:
 
 
 def test_nodes_turn_hardening_on_and_other_hosts_keep_the_defaults():
-    values = defaults()
-    assert values["docker_no_new_privileges"] is False
-    assert values["docker_isolate_containers"] is False
-    nodes = yaml.safe_load(NODES_VARS.read_text())
-    assert nodes["docker_no_new_privileges"] is True
-    assert nodes["docker_isolate_containers"] is True
+    for host in ("hub1", "proxy1"):
+        values = defaults(host)
+        assert values["docker_no_new_privileges"] is False
+        assert values["docker_isolate_containers"] is False
+        assert values["docker_blocked_destinations"] == []
+    for host in ("node1", "node2"):
+        values = defaults(host)
+        assert values["docker_no_new_privileges"] is True
+        assert values["docker_isolate_containers"] is True
+        # every cluster host, the node itself included
+        assert values["docker_blocked_destinations"] == list(HOSTS.values())
 
 
 def test_engine_sets_no_new_privileges_only_where_asked():

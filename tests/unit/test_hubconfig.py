@@ -161,6 +161,17 @@ def test_hub_listens_for_the_proxy_and_for_user_servers(settings):
     assert hub.authenticator_class is SwarmhubGoogleOAuthenticator
 
 
+def test_the_hub_api_port_comes_from_the_settings(settings):
+    hub = JupyterHub(config=configured(dict(settings, hub_api_port=18081)))
+    assert hub.hub_port == 18081
+
+
+@pytest.mark.parametrize("port", [0, 70000])
+def test_a_hub_api_port_that_is_no_port_is_refused(settings, port):
+    with pytest.raises(ValueError, match=f"hub_api_port must be a port number, not {port}"):
+        configured(dict(settings, hub_api_port=port))
+
+
 def test_proxy_in_its_own_container_is_reached_on_its_socket_with_the_token_file(
     settings, tmp_path
 ):

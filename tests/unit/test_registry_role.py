@@ -36,12 +36,17 @@ def trusted(value: Any) -> Any:
     return value
 
 
+# the shared settings every role depends on (roles/swarmhub)
+SHARED_DEFAULTS = ROOT / "roles" / "swarmhub" / "defaults" / "main.yml"
+
+
 def load(path: Path) -> dict[str, Any]:
     return yaml.safe_load(path.read_text()) or {}
 
 
 def templar(host: str = "hub", **extra: Any) -> Templar:
     variables = {
+        **load(SHARED_DEFAULTS),
         **load(ROLE / "defaults" / "main.yml"),
         "swarmhub_registry": REGISTRY,
         "inventory_hostname": host,
@@ -218,13 +223,10 @@ def test_an_image_never_pushed_has_no_digest():
 def hub_environments(**extra: Any) -> list[dict[str, Any]]:
     """The environments roles/jupyterhub/templates/hub.json.j2 writes."""
     variables = {
-        **load(ROOT / "group_vars" / "all" / "main.yml"),
+        **load(SHARED_DEFAULTS),
         **load(ROOT / "roles" / "jupyterhub" / "defaults" / "main.yml"),
         "swarmhub_public_url": "https://10.213.7.10",
         "swarmhub_auth": "shared_password",
-        "restuser_socket_dir": "/run/swarmhub-restuser",
-        "stats_ip": "10.213.128.3",
-        "stats_port": 8080,
         **extra,
     }
     t = Templar(loader=DataLoader(), variables=trusted(variables))

@@ -32,7 +32,7 @@ EXT = ("ext4", "ext3", "ext2")
 USRQUOTA_OPTIONS = ("usrquota", "quota", "usrjquota")
 XFS_USRQUOTA_OPTIONS = ("usrquota", "uquota", "quota", "uqnoenforce", "qnoenforce")
 CONFIG_KEYS = ("CONFIG_QUOTA", "CONFIG_QFMT_V2", "CONFIG_XFS_QUOTA")
-OFF_HINT = "or set quotas_enabled: false (in your inventory's group_vars) to run without quotas"
+OFF_HINT = "or set swarmhub_quotas_enabled: false (in your inventory's group_vars) to run without quotas"
 
 
 def decide(facts: dict[str, Any]) -> tuple[str | None, list[str]]:

@@ -71,7 +71,7 @@ def check_admins(names: Any, allow_none: bool = False) -> list[str]:
 def check_users(
     entries: Any, default_soft: Any = 0, default_hard: Any = 0, reserved: Any = ()
 ) -> list[str]:
-    """The users' problems; `reserved` adds names (restuser_reserved_names) to restuser's."""
+    """The users' problems; `reserved` adds names (swarmhub_reserved_names) to restuser's."""
     return usersfile.check_users(
         _plain(entries),
         _plain(default_soft),

@@ -34,7 +34,7 @@ from .spawner import DEFAULT_PIDS_LIMIT, SwarmUserSpawner, stop_reasons
 log = logging.getLogger(__name__)
 
 HUB_PORT = 8000  # configurable-http-proxy; nginx forwards here
-HUB_API_PORT = 8081  # what user servers call back to
+HUB_API_PORT = 8081  # what user servers call back to (hub_api_port; swarmhub_hub_api_port)
 NAMED_SERVER_LIMIT = 2
 # JupyterHub role whose members may open the services marked for_instructors
 # (the activity statistics), as admins may.
@@ -48,6 +48,7 @@ SETTINGS_KEYS = frozenset(
         "public_url",
         "user_subdomains",
         "hub_connect_host",
+        "hub_api_port",
         "network",
         "environments",
         "placement_constraints",
@@ -229,7 +230,10 @@ def configure_hub(c: Any, settings: Mapping[str, Any]) -> None:
             raise ValueError(f"hub settings: user_subdomains needs public_url; {FIX_HINT}")
         c.JupyterHub.subdomain_host = public_url.rstrip("/")
     c.JupyterHub.hub_ip = "0.0.0.0"
-    c.JupyterHub.hub_port = HUB_API_PORT
+    api_port = _get(settings, "hub_api_port", int, default=HUB_API_PORT)
+    if not 0 < api_port < 65536:
+        raise ValueError(f"hub settings: hub_api_port must be a port number, not {api_port}")
+    c.JupyterHub.hub_port = api_port
     c.JupyterHub.hub_connect_ip = _get(settings, "hub_connect_host", str)
     c.JupyterHub.db_url = _get(settings, "db_url", str)
     c.JupyterHub.cookie_secret_file = _get(settings, "cookie_secret_file", str)

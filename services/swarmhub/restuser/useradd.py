@@ -141,7 +141,7 @@ def apply_quota(config: RestuserConfig, uid: int, quota: Quota) -> None:
             "quota-failed",
             f"setquota of uid {uid} on {filesystem} failed ({problem[1]}): check that "
             "quotas are on there (quotaon -p; deploy with -t quotas), or start restuser "
-            "without --quota-enabled (quotas_enabled: false)",
+            "without --quota-enabled (swarmhub_quotas_enabled: false)",
         )
 
 

@@ -39,7 +39,9 @@ def check_users(
     of its own must not exceed the default hard one, and so on).
     """
     try:
-        make_quota(default_soft, default_hard, "quotas_soft/quotas_hard (group_vars)")
+        make_quota(
+            default_soft, default_hard, "swarmhub_quota_soft/swarmhub_quota_hard (group_vars)"
+        )
     except ValueError as e:
         return [str(e)]
     if entries is None:
