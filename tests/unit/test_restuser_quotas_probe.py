@@ -88,7 +88,8 @@ def test_what_cannot_have_quotas_says_what_to_do(changes, expected):
     for problem, text in zip(problems, expected, strict=True):
         assert text in problem
         assert problem.endswith(
-            "or set swarmhub_quotas_enabled: false (in your inventory's group_vars) to run without quotas"
+            "or set swarmhub_quotas_enabled: false (in your inventory's group_vars) "
+            "to run without quotas"
         )
 
 

@@ -105,8 +105,8 @@ def test_every_problem_is_reported_at_once():
 
 def test_a_bad_default_quota_is_reported_first():
     assert check_users([{"name": "ann"}], "6G", "5G") == [
-        "swarmhub_quota_soft/swarmhub_quota_hard (group_vars): the soft limit 6G is above the hard limit 5G; "
-        "the soft limit must be at most the hard one"
+        "swarmhub_quota_soft/swarmhub_quota_hard (group_vars): the soft limit 6G is above "
+        "the hard limit 5G; the soft limit must be at most the hard one"
     ]
 
 
