@@ -21,7 +21,8 @@ from swarmhub.hub.authenticators import (
 )
 from swarmhub.hub.hubconfig import configure, load_settings
 from swarmhub.hub.proxy import ExternalProxy
-from swarmhub.hub.spawner import DEFAULT_PIDS_LIMIT, SwarmUserSpawner
+from swarmhub.hub.service_spec import DEFAULT_PIDS_LIMIT
+from swarmhub.hub.spawner import SwarmUserSpawner
 
 IMAGE = "10.213.7.11:5000/swarmhub/notebook:1"
 COURSE_IMAGE = "10.213.7.11:5000/swarmhub/course:1"

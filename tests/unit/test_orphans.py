@@ -6,7 +6,7 @@ import logging
 from types import SimpleNamespace
 
 from swarmhub.hub.orphans import known_servers, look, sort_out
-from swarmhub.hub.spawner import SERVER_LABEL
+from swarmhub.hub.service_spec import SERVER_LABEL
 
 USERS = [
     {"name": "ann", "servers": {"": {"ready": True}}},

@@ -290,7 +290,7 @@ def create_service_request(monkeypatch, tmp_path, docker_config: dict | None):
     import docker
 
     from swarmhub.common.accounts import Account
-    from swarmhub.hub.spawner import service_create_kwargs
+    from swarmhub.hub.service_spec import service_create_kwargs
 
     home = tmp_path / "home"
     (home / ".docker").mkdir(parents=True)

@@ -12,17 +12,15 @@ from traitlets.config import Config
 
 import swarmhub.hub.spawner as spawner_module
 from swarmhub.common.accounts import Account, AccountError
-from swarmhub.hub.spawner import (
+from swarmhub.hub.service_spec import (
     DEFAULT_PIDS_LIMIT,
-    SwarmUserSpawner,
     container_args,
     home_mount,
     lost_hardening,
     service_create_kwargs,
     service_name_for,
-    stop_reasons,
-    wait_for_port,
 )
+from swarmhub.hub.spawner import SwarmUserSpawner, stop_reasons, wait_for_port
 
 IMAGE = "10.213.7.11:5000/swarmhub/notebook:1"
 ALICE = Account(name="alice", uid=1001, gid=1001, home="/home/alice")

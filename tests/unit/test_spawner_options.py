@@ -9,7 +9,7 @@ import os
 import pytest
 from tornado.web import HTTPError
 
-from swarmhub.hub.spawner import DEFAULT_PIDS_LIMIT
+from swarmhub.hub.service_spec import DEFAULT_PIDS_LIMIT
 
 ENVIRONMENTS = [
     {"name": "python", "image": "reg/notebook:1", "mem_limit": 2 * 1024**3, "cpu_limit": 1.0},

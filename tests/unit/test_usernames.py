@@ -16,7 +16,7 @@ from swarmhub.backup.errors import BackupError
 from swarmhub.common import usernames
 from swarmhub.common.usernames import is_valid, system_username
 from swarmhub.hub.authenticators import SwarmhubSharedPasswordAuthenticator
-from swarmhub.hub.spawner import service_name_for
+from swarmhub.hub.service_spec import service_name_for
 from swarmhub.restuser import RestuserError, check_name
 from swarmhub.restuser.usersfile import check_users
 

@@ -28,8 +28,9 @@ from .authenticators import (
 from .environments import parse_environments
 from .projects_handlers import PROJECTS_TEMPLATES, projects_handlers
 from .proxy import ExternalProxy
+from .service_spec import DEFAULT_PIDS_LIMIT
 from .shares import parse_shares
-from .spawner import DEFAULT_PIDS_LIMIT, SwarmUserSpawner, stop_reasons
+from .spawner import SwarmUserSpawner, stop_reasons
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ import urllib.request
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from .spawner import SERVER_LABEL, server_label
+from .service_spec import SERVER_LABEL, server_label
 
 PAGE = 200
 
