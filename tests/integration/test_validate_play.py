@@ -201,3 +201,21 @@ def test_a_setting_under_its_old_name_is_refused_with_the_new_one(tmp_path):
     output = assert_stopped_before_any_host(deploy(write_site(tmp_path, settings)))
     assert "sets jupyterhub_data_dir, quotas_soft, renamed to" in output, output
     assert "swarmhub_hub_data_dir, swarmhub_quota_soft" in output
+
+
+def test_a_hub_setting_against_its_schema_is_refused_with_the_key(tmp_path):
+    settings = dict(
+        swarmhub_allowed_users=[{"email": "ann.lee@gmail.com", "name": "ann"}],
+        jupyterhub_project_limit=0,
+        swarmhub_environments=[
+            {"name": "python", "image": "notebook", "mem_limit": "lots"},
+            {"name": "python", "image": "notebook"},
+        ],
+    )
+    output = assert_stopped_before_any_host(deploy(write_site(tmp_path, settings)))
+    assert "The hub's settings have 4 problem(s); nothing was changed" in output, output
+    assert "project_limit must be at least 1, not 0" in output
+    assert "environments[0].mem_limit 'lots' is not a size" in output
+    # hub.json.j2 reserves an environment's memory limit unless told otherwise
+    assert "environments[0].mem_reservation 'lots' is not a size" in output
+    assert "environment name 'python' is taken" in output
