@@ -81,3 +81,27 @@ def test_a_number_of_bytes_may_be_given_as_text_too():
 def test_what_is_no_size_is_refused(size):
     with pytest.raises(ValueError):
         schema.byte_size(size)
+
+
+def test_the_readme_lists_the_hub_settings_as_the_schema_has_them():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    start = readme.index("<!-- hub-settings:")
+    start = readme.index("\n", start) + 1
+    listed = readme[start : readme.index("<!-- /hub-settings -->")].strip()
+    assert listed == schema.markdown_table(), (
+        "README's hub settings differ from the schema; replace them with:\n"
+        + schema.markdown_table()
+    )
+
+
+def test_every_variable_the_table_names_is_one_the_role_writes_the_settings_from():
+    from pathlib import Path
+
+    template = (
+        Path(__file__).resolve().parents[2] / "roles/jupyterhub/templates/hub.json.j2"
+    ).read_text()
+    for key, spec in schema.SETTINGS.items():
+        if spec.ansible:
+            assert spec.ansible in template, key

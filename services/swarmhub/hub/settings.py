@@ -41,6 +41,8 @@ class Key:
     default: Any = REQUIRED
     rule: Rule | None = None
     doc: str = ""
+    # the Ansible variable the jupyterhub role writes it from ("": a fixed path or name)
+    ansible: str = ""
 
 
 def _positive(value: Any, where: str) -> Iterator[str]:
@@ -176,40 +178,116 @@ SHARED_PASSWORD: dict[str, Key] = {
 AUTH = {"google": GOOGLE, "shared_password": SHARED_PASSWORD}
 
 SETTINGS: dict[str, Key] = {
-    "public_url": Key(STR, None, doc="where browsers come in (nginx)"),
-    "user_subdomains": Key(BOOL, False, doc="each user's servers on USER.HOST"),
-    "hub_connect_host": Key(STR, doc="the hub's address on the overlay network"),
-    "hub_api_port": Key(INT, 8081, _port, "the hub API's port there"),
-    "network": Key(STR, doc="the overlay network of the hub and user servers"),
-    "environments": Key(LIST, doc="what users choose from; the first is the default"),
-    "placement_constraints": Key(LIST, [], _names, "swarm constraints of every server"),
+    "public_url": Key(
+        STR, None, doc="where browsers come in (nginx)", ansible="swarmhub_public_url"
+    ),
+    "user_subdomains": Key(
+        BOOL, False, doc="each user's servers on USER.HOST", ansible="swarmhub_user_subdomains"
+    ),
+    "hub_connect_host": Key(
+        STR, doc="the hub's address on the overlay network", ansible="swarmhub_hub_ip"
+    ),
+    "hub_api_port": Key(
+        INT, 8081, _port, "the hub API's port there", ansible="swarmhub_hub_api_port"
+    ),
+    "network": Key(
+        STR, doc="the overlay network of the hub and user servers", ansible="swarmhub_network"
+    ),
+    "environments": Key(
+        LIST,
+        doc="what users choose from; the first is the default",
+        ansible="swarmhub_environments",
+    ),
+    "placement_constraints": Key(
+        LIST,
+        [],
+        _names,
+        "swarm constraints of every server",
+        ansible="jupyterhub_placement_constraints",
+    ),
     "passwd_file": Key(STR, doc="the hub host's passwd, as the hub container sees it"),
     "group_file": Key(STR, "/etc/group", doc="the hub host's group file, likewise"),
     "home_root": Key(STR, doc="where homes are on the nodes"),
-    "hub_home_root": Key(STR, "", doc="where the hub container sees the homes"),
+    "hub_home_root": Key(
+        STR, "", doc="where the hub container sees the homes", ansible="jupyterhub_home_mount"
+    ),
     "data_dir": Key(STR, "", doc="the course data, mounted read-only in servers"),
-    "shares": Key(LIST, [], doc="shared folders and who reads or writes them"),
-    "project_limit": Key(INT, 5, _at_least_one, "most projects per user"),
-    "pids_limit": Key(INT, 1024, _zero_or_more, "most processes per server (0: no limit)"),
-    "named_server_limit": Key(INT, 2, _zero_or_more, "named servers per user (0: no limit)"),
-    "admin_users": Key(LIST, [], _user_names, "the hub's admins"),
+    "shares": Key(
+        LIST, [], doc="shared folders and who reads or writes them", ansible="swarmhub_shares"
+    ),
+    "project_limit": Key(
+        INT, 5, _at_least_one, "most projects per user", ansible="jupyterhub_project_limit"
+    ),
+    "pids_limit": Key(
+        INT,
+        1024,
+        _zero_or_more,
+        "most processes per server (0: no limit)",
+        ansible="jupyterhub_pids_limit",
+    ),
+    "named_server_limit": Key(
+        INT,
+        2,
+        _zero_or_more,
+        "named servers per user (0: no limit)",
+        ansible="jupyterhub_named_server_limit",
+    ),
+    "admin_users": Key(LIST, [], _user_names, "the hub's admins", ansible="swarmhub_admin_users"),
     "admin_users_file": Key(STR, None, doc="written by admins.yml; replaces admin_users"),
-    "allowed_users": Key(LIST, [], _user_names, "who may log in (empty: any the login admits)"),
-    "instructors": Key(LIST, [], _names, "who may open the activity statistics"),
-    "username_map": Key(OBJECT, {}, _username_map, "login name -> user name"),
+    "allowed_users": Key(
+        LIST,
+        [],
+        _user_names,
+        "who may log in (empty: any the login admits)",
+        ansible="swarmhub_allowed_users",
+    ),
+    "instructors": Key(
+        LIST, [], _names, "who may open the activity statistics", ansible="swarmhub_instructors"
+    ),
+    "username_map": Key(
+        OBJECT, {}, _username_map, "login name -> user name", ansible="jupyterhub_username_map"
+    ),
     "restuser_socket": Key(STR, "", doc="restuser's socket (accounts made at first login)"),
     "crypt_key_file": Key(STR, None, doc="file holding the key of auth_state (64 hex digits)"),
-    "spawn_timeout": Key(NUMBER, 120, _seconds, "seconds a server may take to start"),
-    "http_timeout": Key(NUMBER, 60, _seconds, "seconds a started server may take to answer"),
-    "orphan_check_seconds": Key(NUMBER, 60, _zero_or_more, "the orphans watch (0: off)"),
-    "activity_interval": Key(NUMBER, None, _seconds, "seconds between activity reports"),
+    "spawn_timeout": Key(
+        NUMBER,
+        120,
+        _seconds,
+        "seconds a server may take to start",
+        ansible="jupyterhub_spawn_timeout",
+    ),
+    "http_timeout": Key(
+        NUMBER,
+        60,
+        _seconds,
+        "seconds a started server may take to answer",
+        ansible="jupyterhub_http_timeout",
+    ),
+    "orphan_check_seconds": Key(
+        NUMBER,
+        60,
+        _zero_or_more,
+        "the orphans watch (0: off)",
+        ansible="jupyterhub_orphan_check_seconds",
+    ),
+    "activity_interval": Key(
+        NUMBER,
+        None,
+        _seconds,
+        "seconds between activity reports (unset: JupyterHub's 300)",
+        ansible="jupyterhub_activity_interval",
+    ),
     "db_url": Key(STR, doc="the hub's database"),
     "cookie_secret_file": Key(STR),
     "ops_token_file": Key(STR, None, doc="the operator's API token (script/bench, admins.yml)"),
     "proxy_api_url": Key(STR, None, _proxy_url, "the proxy's API (its own container)"),
     "proxy_token_file": Key(STR, None, doc="file holding the proxy's API token"),
-    "services": Key(LIST, [], doc="hub services: the sidecars (culler, stats)"),
-    "auth": Key(OBJECT, doc="how people log in: google or shared_password"),
+    "services": Key(
+        LIST, [], doc="hub services: the sidecars (culler, stats)", ansible="jupyterhub_services"
+    ),
+    "auth": Key(
+        OBJECT, doc="how people log in: google or shared_password", ansible="swarmhub_auth"
+    ),
 }
 
 
@@ -377,3 +455,21 @@ def filled(settings: Mapping[str, Any]) -> dict[str, Any]:
     """The settings with every default filled in, unchecked (hubconfig's parts use
     it; hubconfig.configure checks the whole first)."""
     return check(settings)[0]
+
+
+def _shown(value: Any) -> str:
+    if value is REQUIRED:
+        return "required"
+    if value is None:
+        return "unset"
+    return "`" + json.dumps(value) + "`"
+
+
+def markdown_table() -> str:
+    """The settings an operator sets (each Ansible variable), with the hub's default:
+    the README's "Hub settings" table, made from the schema (a unit test compares)."""
+    rows = ["| Ansible variable | hub setting | default | what it is |", "|---|---|---|---|"]
+    for key, spec in SETTINGS.items():
+        if spec.ansible:
+            rows.append(f"| `{spec.ansible}` | `{key}` | {_shown(spec.default)} | {spec.doc} |")
+    return "\n".join(rows)
