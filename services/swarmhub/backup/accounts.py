@@ -2,19 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
-
-from ..common import usernames
+from ..common import accounts, usernames
+from ..common.accounts import Account
 from .errors import BackupError
-
-
-@dataclass(frozen=True)
-class Account:
-    name: str
-    uid: int
-    gid: int
-    home: str
 
 
 def check_username(name: str) -> str:
@@ -26,18 +16,11 @@ def check_username(name: str) -> str:
 
 
 def lookup_account(passwd_file: str | None, name: str) -> Account | None:
-    """The account in the hub host's passwd file; None when absent or no file is set."""
+    """The account in the hub host's passwd file; None when absent, unreadable as an
+    account, or no file is set."""
     if not passwd_file:
         return None
     try:
-        lines = Path(passwd_file).read_text(encoding="utf-8", errors="replace").splitlines()
-    except FileNotFoundError:
+        return accounts.read_account(passwd_file, name)
+    except (FileNotFoundError, accounts.MalformedEntry):
         return None
-    for line in lines:
-        fields = line.split(":")
-        if len(fields) >= 7 and fields[0] == name:
-            try:
-                return Account(name=name, uid=int(fields[2]), gid=int(fields[3]), home=fields[5])
-            except ValueError:
-                return None
-    return None

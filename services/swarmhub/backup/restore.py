@@ -24,8 +24,9 @@ from datetime import datetime
 from pathlib import Path, PurePosixPath
 
 from ..common import safefs
+from ..common.accounts import Account
 from . import duplicity as dup
-from .accounts import Account, check_username, lookup_account
+from .accounts import check_username, lookup_account
 from .config import BackupConfig
 from .errors import BackupError
 from .lock import held

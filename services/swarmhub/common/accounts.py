@@ -10,6 +10,7 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 # People get uids of at least this; anything below is a system account
@@ -38,47 +39,54 @@ class Account:
     home: str
 
 
-def lookup_account(username: str, passwd_path: str) -> Account:
-    """Find `username` in a passwd(5) file.
+class MalformedEntry(ValueError):
+    """The account's line of a passwd file is broken (the message says how)."""
 
-    Only the user's own line must be well formed: one broken line of some other
-    account should not lock everybody out.
-    """
+
+def read_account(passwd_path: str | Path, name: str) -> Account | None:
+    """The account called `name` in a passwd(5) file; None when the file has no line
+    for it. OSError when the file cannot be read; MalformedEntry when its own line is
+    broken. Only the user's own line must be well formed: one broken line of some
+    other account locks nobody out. The hub, restuser and the backup read with it."""
+    with open(passwd_path, encoding="utf-8", errors="surrogateescape") as passwd:
+        lines = passwd.read().splitlines()
+    for lineno, line in enumerate(lines, start=1):
+        fields = line.split(":")
+        if fields[0] != name:
+            continue
+        where = f"{passwd_path}:{lineno}"
+        if len(fields) != 7:
+            raise MalformedEntry(
+                f"malformed passwd entry for {name!r} at {where}: "
+                f"expected 7 ':'-separated fields, found {len(fields)}"
+            )
+        try:
+            uid, gid = int(fields[2]), int(fields[3])
+        except ValueError:
+            raise MalformedEntry(
+                f"malformed passwd entry for {name!r} at {where}: uid and gid must be numbers"
+            ) from None
+        return Account(name=name, uid=uid, gid=gid, home=fields[5])
+    return None
+
+
+def lookup_account(username: str, passwd_path: str) -> Account:
+    """The hub's view: `username`'s account, or AccountError saying what to do."""
     try:
-        with open(passwd_path, encoding="utf-8") as passwd:
-            lines = passwd.read().splitlines()
+        account = read_account(passwd_path, username)
     except OSError as e:
         raise AccountError(
             f"cannot read the hub host's passwd file {passwd_path} ({e.strerror}); "
             "check that the hub host's /etc/passwd is mounted there"
         ) from e
-
-    for lineno, line in enumerate(lines, start=1):
-        fields = line.split(":")
-        if fields[0] != username:
-            continue
-        return _account_from_fields(fields, f"{passwd_path}:{lineno}")
-
-    raise AccountError(
-        f"user {username!r} has no system account on the hub host "
-        f"(not in {passwd_path}); {ADD_USER_HINT}"
-    )
-
-
-def _account_from_fields(fields: list[str], where: str) -> Account:
-    name = fields[0]
-    if len(fields) != 7:
+    except MalformedEntry as e:
+        raise AccountError(str(e)) from None
+    if account is None:
         raise AccountError(
-            f"malformed passwd entry for {name!r} at {where}: "
-            f"expected 7 ':'-separated fields, found {len(fields)}"
+            f"user {username!r} has no system account on the hub host "
+            f"(not in {passwd_path}); {ADD_USER_HINT}"
         )
-    try:
-        uid, gid = int(fields[2]), int(fields[3])
-    except ValueError:
-        raise AccountError(
-            f"malformed passwd entry for {name!r} at {where}: uid and gid must be numbers"
-        ) from None
-    return Account(name=name, uid=uid, gid=gid, home=fields[5])
+    return account
 
 
 def account_from_auth_state(

@@ -39,7 +39,7 @@ from .google_names import (
     google_username,
     normalize_email,
 )
-from .restuser_client import RestuserError, ensure_account
+from .restuser_client import AccountServiceError, ensure_account
 
 __all__ = [
     "MAX_USERNAME_LENGTH",
@@ -162,7 +162,7 @@ class SystemAccountMixin(LoggingConfigurable):
         name = auth_model["name"]
         try:
             account = await ensure_account(self.restuser_socket, name)
-        except RestuserError as e:
+        except AccountServiceError as e:
             if e.status is not None and e.status < 500:
                 self.log.error("Login of %r failed: %s", name, e)
                 # a refusal (an operator's account, a system group member, a name it
@@ -178,7 +178,7 @@ class SystemAccountMixin(LoggingConfigurable):
         auth_model["auth_state"] = auth_state
         return auth_model
 
-    def existing_account(self, name: str, error: RestuserError) -> Account:
+    def existing_account(self, name: str, error: AccountServiceError) -> Account:
         """The account of `name` as the hub host's files have it, when restuser could
         not answer; the 503 page if there is none, or restuser would refuse it."""
         try:

@@ -18,8 +18,9 @@ from ..common.accounts import Account
 TIMEOUT_SECONDS = 30.0
 
 
-class RestuserError(Exception):
-    """restuser refused or could not be reached; the message says what to do.
+class AccountServiceError(Exception):
+    """restuser refused or could not be reached; the message says what to do. (The
+    hub's side of restuser's own RestuserError, which it answers as {error, detail}.)
 
     `reason` is the short part a user may see (restuser's error code, or that it
     is not answering); the message is for the hub's log.
@@ -56,7 +57,7 @@ def request_account(socket_path: str, method: str, name: str, timeout: float) ->
         response = conn.getresponse()
         body = response.read()
     except OSError as e:
-        raise RestuserError(
+        raise AccountServiceError(
             f"cannot reach restuser at {socket_path} ({e.strerror or e}); on the hub host "
             "check `systemctl status swarmhub-restuser` and that the socket is mounted "
             "into the hub container",
@@ -67,12 +68,12 @@ def request_account(socket_path: str, method: str, name: str, timeout: float) ->
     try:
         answer: dict[str, Any] = json.loads(body)
     except ValueError:
-        raise RestuserError(
+        raise AccountServiceError(
             f"restuser answered {response.status} with a body that is not JSON",
             "the account service gave a broken answer",
         ) from None
     if response.status >= 400:
-        raise RestuserError(
+        raise AccountServiceError(
             f"restuser refused user {name!r}: {answer.get('error', response.status)}: "
             f"{answer.get('detail', '')}",
             f"{answer.get('error', response.status)}: {answer.get('detail', '')}",
@@ -86,7 +87,7 @@ def request_account(socket_path: str, method: str, name: str, timeout: float) ->
             home=str(answer["home"]),
         )
     except (KeyError, TypeError, ValueError):
-        raise RestuserError(
+        raise AccountServiceError(
             f"restuser answered without name/uid/gid/home: {answer!r}",
             "the account service gave a broken answer",
         ) from None

@@ -4,22 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..common.accounts import Account, group_memberships
+from ..common.accounts import Account, MalformedEntry, group_memberships, read_account
 from .errors import RestuserError
 
 
 def find_user(passwd: Path, name: str) -> Account | None:
     """The account called `name` in a passwd file, or None."""
-    fields = _find_entry(passwd, name)
-    if fields is None:
-        return None
-    if len(fields) != 7:
-        raise _malformed(passwd, name, f"expected 7 ':'-separated fields, found {len(fields)}")
     try:
-        uid, gid = int(fields[2]), int(fields[3])
-    except ValueError:
-        raise _malformed(passwd, name, "uid and gid must be numbers") from None
-    return Account(name=name, uid=uid, gid=gid, home=fields[5])
+        return read_account(passwd, name)
+    except OSError as e:
+        raise RestuserError(
+            500, "cannot-read-accounts", f"cannot read {passwd} ({e.strerror})"
+        ) from None
+    except MalformedEntry as e:
+        raise RestuserError(500, "malformed-account", str(e)) from None
 
 
 def find_group_gid(group: Path, name: str) -> int | None:
@@ -51,9 +49,3 @@ def _entries(path: Path) -> list[list[str]]:
 
 def _find_entry(path: Path, name: str) -> list[str] | None:
     return next((fields for fields in _entries(path) if fields[0] == name), None)
-
-
-def _malformed(path: Path, name: str, why: str) -> RestuserError:
-    return RestuserError(
-        500, "malformed-account", f"the entry of {name!r} in {path} is malformed: {why}"
-    )
