@@ -45,29 +45,21 @@ class Key:
     ansible: str = ""
 
 
-def _positive(value: Any, where: str) -> Iterator[str]:
-    if value <= 0:
-        yield f"{where} must be positive, not {value}"
+def _range(ok: Callable[[Any], bool], must: str) -> Rule:
+    """A rule for a number: `ok` says whether it is right, `must` what it must be."""
+
+    def rule(value: Any, where: str) -> Iterator[str]:
+        if not ok(value):
+            yield f"{where} must be {must}, not {value}"
+
+    return rule
 
 
-def _zero_or_more(value: Any, where: str) -> Iterator[str]:
-    if value < 0:
-        yield f"{where} must be 0 (no limit) or more, not {value}"
-
-
-def _seconds(value: Any, where: str) -> Iterator[str]:
-    if value <= 0:
-        yield f"{where} must be a positive number of seconds, not {value}"
-
-
-def _at_least_one(value: Any, where: str) -> Iterator[str]:
-    if value < 1:
-        yield f"{where} must be at least 1, not {value}"
-
-
-def _port(value: Any, where: str) -> Iterator[str]:
-    if not 0 < value < 65536:
-        yield f"{where} must be a port number, not {value}"
+_positive = _range(lambda v: v > 0, "positive")
+_zero_or_more = _range(lambda v: v >= 0, "0 (no limit) or more")
+_seconds = _range(lambda v: v > 0, "a positive number of seconds")
+_at_least_one = _range(lambda v: v >= 1, "at least 1")
+_port = _range(lambda v: 0 < v < 65536, "a port number")
 
 
 def _names(value: Any, where: str) -> Iterator[str]:
