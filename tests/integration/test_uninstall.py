@@ -3,7 +3,8 @@ PID 1 and its own Docker engine (like script/cluster's trial hosts), reached wit
 Ansible's docker connection.
 
 What is real in there: a swarm with the overlay network `swarmhub`, a user server
-(swarm service jupyter-ann), the hub and sidecar containers, a restuser systemd unit,
+(swarm service jupyter-ann, and a server's container left without its service), the hub
+and sidecar containers, a restuser systemd unit,
 Debian's docker-registry and nginx with the hub's site, a DOCKER-USER rule of the
 firewall, user accounts with homes, and the data folders with files in them. The
 containers run `sleep` from the cluster's base image instead of the hub's programs:
@@ -103,6 +104,8 @@ for c in jupyterhub-proxy swarmhub-culler swarmhub-stats swarmhub-backup; do
 done
 docker service create -d -q --name jupyter-ann --network swarmhub \
   {HUB_IMAGE} sleep infinity >/dev/null
+# a server's container its service no longer owns (its node was down when the service went)
+docker run -d --name jupyter-bob.1.leftover0001 {HUB_IMAGE} sleep infinity >/dev/null
 docker run -d --name other-app --restart unless-stopped \
   example/other-app:1 sleep infinity >/dev/null
 """
