@@ -86,4 +86,7 @@ def test_second_deploy_changes_nothing(first_deploy, deploy_vars):
 
 def test_deploy_with_a_tag_runs_only_that_role(first_deploy, deploy_vars):
     result = trial.deploy("-t", "proxy", "-e", deploy_vars, log_name="deploy-tag-proxy.log")
-    assert result.roles_run() == {"validate", "proxy"}
+    # the checks before any host changes run with every tag: the inventory's, and the
+    # hub's settings against their schema (a task of the jupyterhub role, on this machine)
+    assert result.roles_run() == {"validate", "jupyterhub", "proxy"}
+    assert result.tasks_of("jupyterhub") == ["The hub's settings follow their schema"]

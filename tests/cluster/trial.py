@@ -59,6 +59,10 @@ class DeployResult:
         """Roles whose tasks ran (fact gathering and plain tasks excluded)."""
         return set(re.findall(r"^TASK \[(\w+) : ", self.output, re.M))
 
+    def tasks_of(self, role: str) -> list[str]:
+        """The names of the tasks of `role` that ran, in order."""
+        return re.findall(rf"^TASK \[{role} : (.*?)\] \**$", self.output, re.M)
+
 
 def deploy(*args: str, log_name: str, timeout: float = 1500) -> DeployResult:
     """./script/deploy ARGS; its output is kept in test-artifacts/LOG_NAME."""
