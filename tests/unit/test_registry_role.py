@@ -203,7 +203,7 @@ def test_the_digest_is_the_one_pushed_to_the_clusters_registry(digests, expected
     t = templar(
         item="notebook",
         images_ref={"notebook": TAGGED},
-        images_pushed=pushed,
+        images_pushed_info=pushed,
         **exprs,
     )
     assert t.template(trust_as_template("{{ digests | first | default('') }}")) == expected
@@ -214,7 +214,7 @@ def test_an_image_never_pushed_has_no_digest():
     t = templar(
         item="notebook",
         images_ref={"notebook": TAGGED},
-        images_pushed={"images": []},
+        images_pushed_info={"images": []},
         **exprs,
     )
     assert t.template(trust_as_template("{{ digests | first | default('') }}")) == ""
@@ -334,3 +334,17 @@ def test_a_login_in_the_hubs_docker_config_would_travel_with_every_server(monkey
     login = {"auths": {REGISTRY: {"auth": "c3dhcm1odWItcHVzaDpzZWNyZXQ="}}}
     sent = create_service_request(monkeypatch, tmp_path, docker_config=login)
     assert "X-Registry-Auth" in sent["headers"]
+
+
+def test_only_the_images_the_nodes_run_are_pushed():
+    # the hub's own images run from the engine that built them, on the registry's host
+    defaults = load(ROOT / "roles" / "images" / "defaults" / "main.yml")
+    environments = [{"name": "python", "image": "notebook"}, {"name": "r", "image": "ext/r:1"}]
+    t = templar(
+        images_names=["jupyterhub", "proxy", "notebook", "backup", "course"],
+        swarmhub_environments=environments,
+        images_node_prepull=defaults["images_node_prepull"],
+    )
+    assert t.template(trust_as_template(defaults["images_pushed"])) == ["notebook"]
+    build = (ROOT / "roles" / "images" / "tasks" / "build.yml").read_text()
+    assert 'push: "{{ item in images_pushed }}"' in build
