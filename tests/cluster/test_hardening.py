@@ -17,6 +17,7 @@ import shlex
 
 import yaml
 
+from swarmhub.hub import settings as settings_schema
 from tests.cluster import jupyter_ui, trial
 from tests.cluster.trial import on_host
 
@@ -50,7 +51,8 @@ def running(page, name, environment: str | None = None) -> None:
 
 
 def hub_settings() -> dict:
-    return json.loads(on_host("hub", "cat /etc/swarmhub/hub.json"))
+    """The hub's settings as it reads them: hub.json with the schema's defaults."""
+    return settings_schema.filled(json.loads(on_host("hub", "cat /etc/swarmhub/hub.json")))
 
 
 def trial_addresses() -> dict[str, str]:
@@ -181,7 +183,7 @@ def test_a_server_has_no_capabilities_and_no_new_privileges(first_deploy, new_pa
         on_host("hub", "docker service inspect -f '{{json .Spec.TaskTemplate}}' jupyter-bob")
     )
     assert template["ContainerSpec"]["CapabilityDrop"] == ["ALL"]
-    limit = hub_settings().get("pids_limit", 1024)
+    limit = hub_settings()["pids_limit"]
     assert template["Resources"]["Limits"]["Pids"] == limit
     node, container = server_container("bob")
     host_config = json.loads(
@@ -217,7 +219,7 @@ def test_no_setuid_or_setgid_file_in_either_image(first_deploy, new_page):
 def test_the_pids_limit_holds(first_deploy, new_page):
     page = logged_in(new_page, "bob")
     running(page, "bob")
-    limit = hub_settings().get("pids_limit", 1024)
+    limit = hub_settings()["pids_limit"]
     seen = trial.exec_in_server(
         "bob", "cat /sys/fs/cgroup/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids/pids.max"
     )
@@ -254,7 +256,8 @@ def test_a_server_reaches_no_cluster_host_only_the_hub_api(first_deploy, new_pag
 
     # the hub's API answers, on the overlay network
     api_url = trial.exec_in_server("bob", "echo $JUPYTERHUB_API_URL").stdout.strip()
-    assert api_url == f"http://{hub_settings()['hub_connect_host']}:8081/hub/api"
+    settings = hub_settings()
+    assert api_url == f"http://{settings['hub_connect_host']}:{settings['hub_api_port']}/hub/api"
     reply = python_in_server(
         "bob",
         "import json, os, urllib.request\n"
