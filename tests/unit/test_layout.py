@@ -47,8 +47,7 @@ def test_a_wing_shipped_outside_the_hub_image_imports_only_what_its_host_has(pac
 
 def test_the_copy_lists_ship_common_with_restuser_and_backup():
     install = (ROOT / "roles/restuser/tasks/install.yml").read_text()
-    assert "/services/swarmhub/common/*.py" in install
-    assert "/services/swarmhub/restuser/*.py" in install
+    assert "swarmhub/__init__.py swarmhub/common swarmhub/restuser" in install
     build = (ROOT / "script/lib/build-images").read_text()
     assert '"$repo"/services/swarmhub/common/*.py' in build
     assert '"$repo"/services/swarmhub/backup/*.py' in build
