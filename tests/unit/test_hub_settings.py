@@ -105,3 +105,9 @@ def test_every_variable_the_table_names_is_one_the_role_writes_the_settings_from
     for key, spec in schema.SETTINGS.items():
         if spec.ansible:
             assert spec.ansible in template, key
+
+
+def test_a_filled_default_is_a_copy_the_caller_may_change():
+    first = schema.filled(MINIMAL)
+    first["placement_constraints"].append("node.labels.gpu == yes")
+    assert schema.filled(MINIMAL)["placement_constraints"] == []

@@ -10,6 +10,7 @@ start alone. Standard library only: Ansible imports this module.
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -283,6 +284,11 @@ SETTINGS: dict[str, Key] = {
 }
 
 
+def _default(spec: Key) -> Any:
+    # a copy: a caller that changes a default list must not change the schema's
+    return None if spec.default is REQUIRED else copy.deepcopy(spec.default)
+
+
 def _json_type(kind: tuple[type, ...]) -> str:
     names = {str: "a string", int: "a number", float: "a number", list: "a list"}
     names |= {dict: "an object", bool: "true or false"}
@@ -309,12 +315,12 @@ def _check_object(
         if given is None:  # null counts as missing
             if spec.default is REQUIRED:
                 problems.append(f"missing key {where}")
-            result[key] = None if spec.default is REQUIRED else spec.default
+            result[key] = _default(spec)
             continue
         # JSON true and false are bools, which Python also counts as ints
         if (isinstance(given, bool) and bool not in spec.kind) or not isinstance(given, spec.kind):
             problems.append(f"{where} must be {_json_type(spec.kind)}, not {json.dumps(given)}")
-            result[key] = None if spec.default is REQUIRED else spec.default
+            result[key] = _default(spec)
             continue
         if spec.rule is not None:
             problems.extend(spec.rule(given, where))
