@@ -1,0 +1,357 @@
+"""Burst benchmark, run inside the hub container (script/bench burst): a class
+logging in at once.
+
+N new users log in through the hub's login form (the shared-password login;
+restuser makes each account) at RATE per second, then their servers are
+started through the hub API at RATE per second; a single watcher times each
+until the hub reports it ready. Meanwhile a probe times `GET /hub/api/users
+?limit=50` every half second. The servers are stopped, then the baseline
+runs: the same burst of bare `docker service create` of the same image (same
+network, the same users' uids, placement and limits), each timed until its
+HTTP API answers. Figures are printed, never judged.
+
+Arguments: N RATE PREFIX. Users are PREFIX001..; a name taken by a user with
+a running server stops the bench before it starts anything.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import statistics
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import docker
+import requests
+from docker.types import EndpointSpec, Resources, RestartPolicy
+from swarmhub.hub.service_spec import nano_cpus
+from swarmhub.hub.settings import byte_size
+from swarmhub.hub.swarm_tasks import current_task, is_terminal, task_address, task_state
+
+SETTINGS = json.loads(Path("/etc/swarmhub/hub.json").read_text())
+HUB = f"http://127.0.0.1:{SETTINGS.get('hub_api_port', 8081)}/hub"
+API = f"{HUB}/api"
+# Longest wait for one server (hub or bare) before it counts as a failure.
+TIMEOUT = 600.0
+WATCH_INTERVAL = 0.25
+PROBE_INTERVAL = 0.5
+XSRF_FIELD = re.compile(r'name="_xsrf"\s+value="([^"]+)"')
+
+
+@dataclass
+class Outcome:
+    seconds: float | None = None
+    error: str | None = None
+
+
+def paced(
+    items: Sequence[str], rate: float, work: Callable[[str], Outcome]
+) -> dict[str, Outcome]:
+    """work(item) for each item, the i-th started at i/rate s, each in its own thread."""
+    results: dict[str, Outcome] = {}
+    start = time.monotonic()
+
+    def run(index: int, item: str) -> None:
+        time.sleep(max(0.0, start + index / rate - time.monotonic()))
+        try:
+            results[item] = work(item)
+        except Exception as error:  # noqa: BLE001 (a bench reports every failure as one)
+            results[item] = Outcome(error=f"{type(error).__name__}: {error}")
+
+    threads = [threading.Thread(target=run, args=(i, x)) for i, x in enumerate(items)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def log_in(name: str, password: str) -> Outcome:
+    """The login form, as a browser sends it; restuser makes the account on the way."""
+    session = requests.Session()
+    start = time.monotonic()
+    page = session.get(f"{HUB}/login", timeout=60)
+    token = XSRF_FIELD.search(page.text)
+    form = {"username": name, "password": password}
+    if token:
+        form["_xsrf"] = token.group(1)
+    reply = session.post(f"{HUB}/login", data=form, allow_redirects=False, timeout=120)
+    elapsed = time.monotonic() - start
+    if reply.status_code == 302 and "/login" not in reply.headers.get("Location", ""):
+        return Outcome(elapsed)
+    return Outcome(error=f"login answered {reply.status_code}: {reply.text[:200]!r}")
+
+
+class ApiProbe(threading.Thread):
+    """Times GET /hub/api/users?limit=50 every PROBE_INTERVAL until stopped."""
+
+    def __init__(self, session: requests.Session) -> None:
+        super().__init__(daemon=True)
+        self.session = session
+        self.latencies: list[float] = []
+        self.errors: list[str] = []
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.is_set():
+            start = time.monotonic()
+            try:
+                self.session.get(
+                    f"{API}/users", params={"limit": 50}, timeout=60
+                ).raise_for_status()
+                self.latencies.append(time.monotonic() - start)
+            except requests.RequestException as error:
+                self.errors.append(str(error))
+            self.done.wait(PROBE_INTERVAL)
+
+    def stop(self) -> None:
+        self.done.set()
+        self.join()
+
+
+def active_servers(session: requests.Session) -> dict[str, dict]:
+    """Every user with an active server: name -> the default server's model."""
+    found: dict[str, dict] = {}
+    offset = 0
+    while True:
+        reply = session.get(
+            f"{API}/users",
+            params={"state": "active", "limit": 200, "offset": offset},
+            timeout=60,
+        )
+        reply.raise_for_status()
+        page = reply.json()
+        users = page["items"] if isinstance(page, dict) else page
+        for user in users:
+            found[user["name"]] = (user.get("servers") or {}).get("", {})
+        if len(users) < 200:
+            return found
+        offset += 200
+
+
+def hub_burst(
+    session: requests.Session, names: Sequence[str], rate: float
+) -> dict[str, Outcome]:
+    """Start every server at RATE per second; one watcher times them all."""
+    asked: dict[str, float] = {}
+    outcomes: dict[str, Outcome] = {}
+
+    def start(name: str) -> Outcome:
+        asked[name] = time.monotonic()
+        reply = session.post(f"{API}/users/{name}/server", timeout=120)
+        if reply.status_code not in (201, 202):
+            outcomes[name] = Outcome(
+                error=f"start refused: {reply.status_code} {reply.text[:200]}"
+            )
+        return Outcome()
+
+    starter = threading.Thread(target=paced, args=(names, rate, start))
+    starter.start()
+    seen_pending: set[str] = set()
+    deadline = time.monotonic() + len(names) / rate + TIMEOUT
+    while len(outcomes) < len(names) and time.monotonic() < deadline:
+        now = time.monotonic()
+        servers = active_servers(session)
+        for name in names:
+            if name in outcomes or name not in asked:
+                continue
+            server = servers.get(name)
+            if server and server.get("ready"):
+                outcomes[name] = Outcome(now - asked[name])
+            elif server:
+                seen_pending.add(name)
+            elif name in seen_pending:
+                outcomes[name] = Outcome(
+                    error="the spawn ended without the server becoming ready "
+                    "(the hub's log says why: docker logs jupyterhub)"
+                )
+        time.sleep(WATCH_INTERVAL)
+    starter.join()
+    for name in names:
+        outcomes.setdefault(name, Outcome(error=f"not ready after {TIMEOUT:.0f} s"))
+    return outcomes
+
+
+def stop_servers(session: requests.Session, names: Sequence[str]) -> None:
+    for name in names:
+        session.delete(f"{API}/users/{name}/server", timeout=120)
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
+        if not set(names) & set(active_servers(session)):
+            return
+        time.sleep(1)
+    sys.exit("bench: the hub did not stop the bench's servers in time")
+
+
+def account(name: str) -> tuple[str, str] | None:
+    for line in Path(SETTINGS["passwd_file"]).read_text().splitlines():
+        fields = line.split(":")
+        if fields[0] == name:
+            return fields[2], fields[3]
+    return None
+
+
+def environment() -> dict:
+    """The environment a plain spawn request gets (the first)."""
+    environments = SETTINGS.get("environments") or []
+    if not environments:
+        sys.exit(
+            "bench: the hub's settings name no environment (swarmhub_environments)"
+        )
+    return environments[0]
+
+
+def answers(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=1).status_code < 500
+    except requests.RequestException:
+        return False
+
+
+def bare_burst(
+    client: docker.DockerClient, ids: dict[str, tuple[str, str]], rate: float
+) -> dict[str, Outcome]:
+    """The same burst as bare swarm services, each timed until its HTTP API answers."""
+    env = environment()
+    services: list[str] = []
+
+    def spawn(name: str) -> Outcome:
+        uid, gid = ids[name]
+        start = time.monotonic()
+        service = client.services.create(
+            env["image"],
+            command=[
+                "jupyter",
+                "server",
+                "--ip=0.0.0.0",
+                "--port=8888",
+                "--IdentityProvider.token=",
+            ],
+            name=f"bench-burst-{name}",
+            user=f"{uid}:{gid}",
+            env=["HOME=/tmp"],
+            networks=[SETTINGS["network"]],
+            constraints=SETTINGS.get("placement_constraints") or [],
+            endpoint_spec=EndpointSpec(mode="dnsrr"),
+            restart_policy=RestartPolicy(condition="none"),
+            resources=Resources(
+                mem_limit=size(env.get("mem_limit")),
+                cpu_limit=nano_cpus(env.get("cpu_limit")),
+                mem_reservation=size(env.get("mem_reservation")),
+                cpu_reservation=nano_cpus(env.get("cpu_reservation")),
+            ),
+        )
+        services.append(service.id)
+        deadline = start + TIMEOUT
+        ip = None
+        while time.monotonic() < deadline:
+            if ip is None:
+                task = current_task(client.api.tasks(filters={"service": service.id}))
+                if (
+                    task is not None
+                    and is_terminal(task)
+                    and task_state(task) != "running"
+                ):
+                    return Outcome(
+                        error=f"bare task {task_state(task)}: {task['Status'].get('Err')}"
+                    )
+                if task is not None and task_state(task) == "running":
+                    ip = task_address(task, SETTINGS["network"])
+            elif answers(f"http://{ip}:8888/api"):
+                return Outcome(time.monotonic() - start)
+            time.sleep(0.05 if ip else 0.2)
+        return Outcome(error=f"bare server not answering after {TIMEOUT:.0f} s")
+
+    try:
+        return paced(list(ids), rate, spawn)
+    finally:
+        for service_id in services:
+            client.api.remove_service(service_id)
+
+
+def size(value: object) -> int | None:
+    return None if value is None else byte_size(value)
+
+
+def quantiles(values: Sequence[float]) -> str:
+    if not values:
+        return "none"
+    ordered = sorted(values)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    return (
+        f"p50 {statistics.median(ordered):.2f}s  p95 {p95:.2f}s  max {ordered[-1]:.2f}s"
+    )
+
+
+def report(label: str, outcomes: dict[str, Outcome]) -> list[float]:
+    times = [o.seconds for o in outcomes.values() if o.seconds is not None]
+    failures = {name: o.error for name, o in outcomes.items() if o.error}
+    print(
+        f"{label:<34} {quantiles(times)}  ({len(times)} ok, {len(failures)} failed)",
+        flush=True,
+    )
+    for name, error in sorted(failures.items()):
+        print(f"  failed: {name}: {error}", flush=True)
+    return times
+
+
+def main(count: int, rate: float, prefix: str) -> None:
+    auth = SETTINGS["auth"]
+    if auth["kind"] != "shared_password":
+        sys.exit(
+            f"bench: burst logs its users in through the shared-password form, and this hub "
+            f"logs in with {auth['kind']}: run it on a trial hub (./script/deploy)"
+        )
+    password = Path(auth["password_file"]).read_text().strip()
+    admin = requests.Session()
+    admin.headers["Authorization"] = (
+        "token " + Path(SETTINGS["ops_token_file"]).read_text().strip()
+    )
+    names = [f"{prefix}{i:03d}" for i in range(1, count + 1)]
+    busy = sorted(set(names) & set(active_servers(admin)))
+    if busy:
+        sys.exit(
+            f"bench: {', '.join(busy)} already have a server; stop them or pick another --prefix"
+        )
+
+    print(f"burst: {count} users ({names[0]}..{names[-1]}) at {rate}/s", flush=True)
+    logins = paced(names, rate, lambda name: log_in(name, password))
+    report("login (form, restuser included)", logins)
+    ids = {name: ids for name in names if (ids := account(name)) is not None}
+    logged_in = [
+        name for name in names if logins[name].seconds is not None and name in ids
+    ]
+
+    probe = ApiProbe(admin)
+    probe.start()
+    spawns = hub_burst(admin, logged_in, rate)
+    probe.stop()
+    hub_times = report("hub spawn, each server", spawns)
+    print(
+        f"{'hub API GET /users?limit=50':<34} {quantiles(probe.latencies)}", flush=True
+    )
+    if probe.errors:
+        print(
+            f"  {len(probe.errors)} API probe errors, first: {probe.errors[0]}",
+            flush=True,
+        )
+    stop_servers(admin, logged_in)
+
+    bare = bare_burst(docker.from_env(), {name: ids[name] for name in logged_in}, rate)
+    bare_times = report("bare docker service create", bare)
+    if hub_times and bare_times:
+        ratio = statistics.median(hub_times) / statistics.median(bare_times)
+        print(f"burst spawn ratio (hub p50 / bare p50): {ratio:.2f}x", flush=True)
+    failed = sum(
+        1 for o in (*logins.values(), *spawns.values(), *bare.values()) if o.error
+    )
+    print(f"failures: {failed}", flush=True)
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]), float(sys.argv[2]), sys.argv[3])
