@@ -351,6 +351,8 @@ def main(count: int, rate: float, prefix: str) -> None:
         1 for o in (*logins.values(), *spawns.values(), *bare.values()) if o.error
     )
     print(f"failures: {failed}", flush=True)
+    if failed:
+        sys.exit(f"bench: {failed} failure(s), each named above")
 
 
 if __name__ == "__main__":

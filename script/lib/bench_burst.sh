@@ -26,10 +26,11 @@ bench_burst() {
     docker inspect hub >/dev/null 2>&1 || die "no trial cluster here (./script/cluster up, ./script/deploy); for another hub: --ssh root@HUB --not-the-trial"
     run_in_hub=(docker exec -i hub "${in_hub[@]}")
   fi
-  local since
+  local since rc=0
   since=$(date +%s)
   say "burst benchmark: $users users at $rate/s"
-  "${run_in_hub[@]}" < script/lib/bench_burst.py
+  # a failed burst still reports the pulls and removes its users, then fails
+  "${run_in_hub[@]}" < script/lib/bench_burst.py || rc=$?
   if [ -z "$ssh_target" ]; then
     local node pulls
     for node in $(docker ps --filter label=swarmhub.trial=1 --format '{{.Names}}' | grep '^node'); do
@@ -43,6 +44,7 @@ bench_burst() {
   if $remove; then
     bench_burst_remove_users "$users" "$prefix"
   fi
+  return "$rc"
 }
 
 # bench_burst_remove_users N PREFIX: the bench's accounts and homes, through

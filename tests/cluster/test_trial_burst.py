@@ -1,0 +1,31 @@
+"""Issue 12: script/bench burst runs once, small, on the quick start's trial
+(its shared-password login form is what the bench logs in through), so it
+cannot rot. Its figures are printed, never asserted; a failed login or spawn
+fails the bench, and so this test."""
+
+from __future__ import annotations
+
+import re
+
+from tests.cluster import trial
+
+USERS = ("ciburst001", "ciburst002")
+BENCH = ["./script/bench", "burst", "-n", "2", "--rate", "2", "--prefix", "ciburst"]
+RATIO = re.compile(r"burst spawn ratio \(hub p50 / bare p50\): \d+\.\d+x")
+
+
+def test_burst_bench_runs_once_and_cleans_up(quick_start):
+    proc = trial.run([*BENCH, "--remove-users"], timeout=900)
+    print(f"\nscript/bench burst -n 2:\n{proc.stdout}")
+    assert RATIO.search(proc.stdout), proc.stdout
+    assert "failures: 0" in proc.stdout
+    assert re.search(r"image pulls on node1 during the bench: ", proc.stdout), proc.stdout
+    for name in USERS:
+        assert trial.running_task(f"jupyter-{name}") is None, f"the bench left {name}'s server"
+        assert trial.on_host("hub", f"getent passwd {name} || echo gone").strip() == "gone"
+        assert (
+            trial.on_host("hub", f"test -e /home/{name} && echo kept || echo gone").strip()
+            == "gone"
+        )
+    services = trial.on_host("hub", "docker service ls --format '{{.Name}}'").split()
+    assert not [s for s in services if s.startswith("bench-burst-")], services
