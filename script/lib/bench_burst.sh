@@ -43,13 +43,13 @@ bench_burst() {
   fi
   if $remove; then
     bench_burst_remove_users "$users" "$prefix"
+    "${run_in_hub[@]}" --remove-hub-users < script/lib/bench_burst.py
   fi
   return "$rc"
 }
 
 # bench_burst_remove_users N PREFIX: the bench's accounts and homes, through
-# users.yml. Their names stay in the hub's user list (the bench's token may not
-# delete users); a later login of one of them makes its account afresh.
+# users.yml (the hub's users go after it, by the hub API).
 bench_burst_remove_users() {
   local users=$1 prefix=$2 i file
   file=$(mktemp --suffix=.yml)

@@ -575,7 +575,7 @@ def test_ops_service_gets_only_server_and_read_scopes(settings, tmp_path):
     assert ops_roles == [
         {
             "name": "swarmhub-ops",
-            "scopes": ["servers", "read:users", "list:users"],
+            "scopes": ["servers", "read:users", "list:users", "admin:users"],
             "services": ["swarmhub-ops"],
         }
     ]

@@ -67,7 +67,9 @@ def configure(c: Any, settings: Mapping[str, Any]) -> None:
 # may do through the hub API: start and stop servers, list and read users (admins.yml
 # reads who is admin before and after). Nothing else.
 OPS_SERVICE = "swarmhub-ops"
-OPS_SCOPES = ["servers", "read:users", "list:users"]
+# admin:users: script/bench burst adds its users to the hub (as an admin adds a class
+# on the admin page) and removes them; whoever can read the token is root on the hub
+OPS_SCOPES = ["servers", "read:users", "list:users", "admin:users"]
 SIDECAR_WAIT_SECONDS = 2
 # The orphaned servers' watch (swarmhub.hub.orphans): it reads users and their servers.
 ORPHANS_SERVICE = "swarmhub-orphans"
