@@ -189,11 +189,17 @@ def stop_servers(session: requests.Session, names: Sequence[str]) -> None:
 
 
 def account(name: str) -> tuple[str, str] | None:
-    for line in Path(SETTINGS["passwd_file"]).read_text().splitlines():
-        fields = line.split(":")
-        if fields[0] == name:
-            return fields[2], fields[3]
-    return None
+    """NAME's uid and gid in the hub's copy of passwd, waited for a few seconds
+    (the hub host copies passwd after each change)."""
+    deadline = time.monotonic() + 10
+    while True:
+        for line in Path(SETTINGS["passwd_file"]).read_text().splitlines():
+            fields = line.split(":")
+            if fields[0] == name:
+                return fields[2], fields[3]
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(0.2)
 
 
 def environment() -> dict:
@@ -333,11 +339,19 @@ def main(count: int, rate: float, prefix: str) -> None:
             f"bench: the hub refused to add the users: {known.status_code} {known.text}"
         )
     logins = paced(names, rate, lambda name: log_in(name, password))
+    ids: dict[str, tuple[str, str]] = {}
+    for name in names:
+        if logins[name].seconds is None:
+            continue
+        found = account(name)
+        if found is None:
+            logins[name] = Outcome(
+                error="logged in, but not in the hub's copy of passwd"
+            )
+        else:
+            ids[name] = found
+    logged_in = list(ids)
     report("login (form, restuser included)", logins)
-    ids = {name: ids for name in names if (ids := account(name)) is not None}
-    logged_in = [
-        name for name in names if logins[name].seconds is not None and name in ids
-    ]
 
     probe = ApiProbe(admin)
     probe.start()
