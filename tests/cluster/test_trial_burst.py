@@ -18,7 +18,7 @@ RATIO = re.compile(r"burst spawn ratio \(hub p50 / bare p50\): \d+\.\d+x")
 
 def test_burst_bench_runs_once_and_cleans_up(quick_start):
     proc = trial.run([*BENCH, "--remove-users"], timeout=900)
-    print(f"\nscript/bench burst -n 2:\n{proc.stdout}")
+    print(f"\n{' '.join(BENCH)}:\n{proc.stdout}")
     assert RATIO.search(proc.stdout), proc.stdout
     assert "failures: 0" in proc.stdout
     assert re.search(r"image pulls on node1 during the bench: ", proc.stdout), proc.stdout
