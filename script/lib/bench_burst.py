@@ -158,8 +158,8 @@ def hub_burst(
     seen_pending: set[str] = set()
     deadline = time.monotonic() + len(names) / rate + TIMEOUT
     while len(outcomes) < len(names) and time.monotonic() < deadline:
-        now = time.monotonic()
         servers = active_servers(session)
+        now = time.monotonic()  # when the answer came, as the bare side times it
         for name in names:
             if name in outcomes or name not in asked:
                 continue

@@ -21,6 +21,7 @@ bench_burst() {
   local run_in_hub
   if [ -n "$ssh_target" ]; then
     $not_trial || die "--ssh $ssh_target is not the trial cluster: the burst makes $users users there and loads the hub; add --not-the-trial if that is what you want"
+    $remove && die "--remove-users runs users.yml on the trial's inventory; on another hub remove the users with ./script/deploy -i YOUR-INVENTORY users.yml"
     run_in_hub=(ssh "$ssh_target" "${in_hub[@]}")
   else
     docker inspect hub >/dev/null 2>&1 || die "no trial cluster here (./script/cluster up, ./script/deploy); for another hub: --ssh root@HUB --not-the-trial"
