@@ -256,8 +256,8 @@ def pytest_sessionfinish(session, exitstatus):
         trial.save_host_logs(trial.ARTIFACTS / "hosts")
 
 
-# The quick start's own login is tried first, and the burst bench (which logs
-# in through the same form), before the switch to Google.
+# The quick start's own login and the burst bench (which logs in through the
+# same form) run first, before the switch to Google.
 # Modules that change the whole cluster run last, in this order: the nodes'
 # engines restarted, a node joining and leaving, a node lost, an upgrade (from
 # a changed checkout), then uninstall (keeping the data).
