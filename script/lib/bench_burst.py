@@ -34,7 +34,7 @@ from swarmhub.hub.settings import byte_size
 from swarmhub.hub.swarm_tasks import current_task, is_terminal, task_address, task_state
 
 SETTINGS = json.loads(Path("/etc/swarmhub/hub.json").read_text())
-HUB = f"http://127.0.0.1:{SETTINGS.get('hub_api_port', 8081)}/hub"
+HUB = f"http://127.0.0.1:{SETTINGS['hub_api_port']}/hub"
 API = f"{HUB}/api"
 # Longest wait for one server (hub or bare) before it counts as a failure.
 TIMEOUT = 600.0
@@ -44,6 +44,7 @@ TIMEOUT = 600.0
 WATCH_INTERVAL = 1.0
 PROBE_INTERVAL = 0.5
 XSRF_FIELD = re.compile(r'name="_xsrf"\s+value="([^"]+)"')
+LOGIN_ERROR = re.compile(r'class="login_error"[^>]*>\s*([^<]+?)\s*<')
 
 
 @dataclass
@@ -87,7 +88,9 @@ def log_in(name: str, password: str) -> Outcome:
     elapsed = time.monotonic() - start
     if reply.status_code == 302 and "/login" not in reply.headers.get("Location", ""):
         return Outcome(elapsed)
-    return Outcome(error=f"login answered {reply.status_code}: {reply.text[:200]!r}")
+    shown = LOGIN_ERROR.search(reply.text)
+    why = shown.group(1) if shown else "see the hub's log: docker logs jupyterhub"
+    return Outcome(error=f"login refused ({reply.status_code}): {why}")
 
 
 class ApiProbe(threading.Thread):
@@ -146,7 +149,11 @@ def hub_burst(
 
     def start(name: str) -> Outcome:
         asked[name] = time.monotonic()
-        reply = session.post(f"{API}/users/{name}/server", timeout=120)
+        try:
+            reply = session.post(f"{API}/users/{name}/server", timeout=120)
+        except requests.RequestException as error:
+            outcomes[name] = Outcome(error=f"start request failed: {error}")
+            return Outcome()
         if reply.status_code not in (201, 202):
             outcomes[name] = Outcome(
                 error=f"start refused: {reply.status_code} {reply.text[:200]}"
