@@ -3,8 +3,8 @@ logging in at once.
 
 N new users log in through the hub's login form (the shared-password login;
 restuser makes each account) at RATE per second, then their servers are
-started through the hub API at RATE per second; a single watcher times each
-until the hub reports it ready. Meanwhile a probe times `GET /hub/api/users
+started through the hub API at RATE per second, each timed until its spawn
+progress stream (what the spawn page listens to) says ready. Meanwhile a probe times `GET /hub/api/users
 ?limit=50` every half second. The servers are stopped, then the baseline
 runs: the same burst of bare `docker service create` of the same image (same
 network, the same users' uids, placement and limits), each timed until its
@@ -38,10 +38,6 @@ HUB = f"http://127.0.0.1:{SETTINGS['hub_api_port']}/hub"
 API = f"{HUB}/api"
 # Longest wait for one server (hub or bare) before it counts as a failure.
 TIMEOUT = 600.0
-# The watcher lists the active users, which costs the hub's event loop (a profile
-# at 0.25 s had a third of it in the bench's own user lists): once a second adds
-# half a second on average to each spawn of 10 s or more, a few percent.
-WATCH_INTERVAL = 1.0
 PROBE_INTERVAL = 0.5
 XSRF_FIELD = re.compile(r'name="_xsrf"\s+value="([^"]+)"')
 LOGIN_ERROR = re.compile(r'class="login_error"[^>]*>\s*([^<]+?)\s*<')
@@ -140,51 +136,53 @@ def active_servers(session: requests.Session) -> dict[str, dict]:
         offset += 200
 
 
+def progress_end(session: requests.Session, name: str) -> dict:
+    """The last event of NAME's spawn progress stream: ready, or failed with why.
+
+    The stream a student's spawn page listens to (an EventSource): the hub sends
+    each event as it happens, so watching costs it nothing between events.
+    """
+    with session.get(
+        f"{API}/users/{name}/server/progress", stream=True, timeout=(30, 60)
+    ) as reply:
+        if reply.status_code == 400:
+            # the spawn already ended, or never started: the hub says which
+            return {"failed": True, "message": reply.json().get("message", reply.text)}
+        reply.raise_for_status()
+        last: dict = {}
+        for line in reply.iter_lines(decode_unicode=True):
+            if line and line.startswith("data:"):
+                last = json.loads(line[5:])
+                if last.get("ready") or last.get("failed"):
+                    return last
+    return last
+
+
 def hub_burst(
     session: requests.Session, names: Sequence[str], rate: float
 ) -> dict[str, Outcome]:
-    """Start every server at RATE per second; one watcher times them all."""
-    asked: dict[str, float] = {}
-    outcomes: dict[str, Outcome] = {}
+    """Start every server at RATE per second, each timed until its progress says ready."""
 
     def start(name: str) -> Outcome:
-        asked[name] = time.monotonic()
+        asked = time.monotonic()
         try:
             reply = session.post(f"{API}/users/{name}/server", timeout=120)
         except requests.RequestException as error:
-            outcomes[name] = Outcome(error=f"start request failed: {error}")
-            return Outcome()
-        if reply.status_code not in (201, 202):
-            outcomes[name] = Outcome(
+            return Outcome(error=f"start request failed: {error}")
+        if reply.status_code == 201:  # ready before the hub answered
+            return Outcome(time.monotonic() - asked)
+        if reply.status_code != 202:
+            return Outcome(
                 error=f"start refused: {reply.status_code} {reply.text[:200]}"
             )
-        return Outcome()
+        end = progress_end(session, name)
+        if end.get("ready"):
+            return Outcome(time.monotonic() - asked)
+        return Outcome(
+            error=end.get("message") or "the progress stream ended without an end"
+        )
 
-    starter = threading.Thread(target=paced, args=(names, rate, start))
-    starter.start()
-    seen_pending: set[str] = set()
-    deadline = time.monotonic() + len(names) / rate + TIMEOUT
-    while len(outcomes) < len(names) and time.monotonic() < deadline:
-        servers = active_servers(session)
-        now = time.monotonic()  # when the answer came, as the bare side times it
-        for name in names:
-            if name in outcomes or name not in asked:
-                continue
-            server = servers.get(name)
-            if server and server.get("ready"):
-                outcomes[name] = Outcome(now - asked[name])
-            elif server:
-                seen_pending.add(name)
-            elif name in seen_pending:
-                outcomes[name] = Outcome(
-                    error="the spawn ended without the server becoming ready "
-                    "(the hub's log says why: docker logs jupyterhub)"
-                )
-        time.sleep(WATCH_INTERVAL)
-    starter.join()
-    for name in names:
-        outcomes.setdefault(name, Outcome(error=f"not ready after {TIMEOUT:.0f} s"))
-    return outcomes
+    return paced(names, rate, start)
 
 
 def stop_servers(session: requests.Session, names: Sequence[str]) -> None:
@@ -319,6 +317,8 @@ def report(label: str, outcomes: dict[str, Outcome]) -> list[float]:
 def ops_session() -> requests.Session:
     """A session with the operator's hub token (servers, users)."""
     session = requests.Session()
+    # one connection per spawn's progress stream, all open at once
+    session.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=1000))
     token = Path(SETTINGS["ops_token_file"]).read_text().strip()
     session.headers["Authorization"] = f"token {token}"
     return session
