@@ -22,6 +22,7 @@ from swarmhub.hub.authenticators import (
 from swarmhub.hub.hubconfig import configure, load_settings
 from swarmhub.hub.proxy import ExternalProxy
 from swarmhub.hub.service_spec import DEFAULT_PIDS_LIMIT
+from swarmhub.hub.settings import SettingsError
 from swarmhub.hub.spawner import SwarmUserSpawner
 
 IMAGE = "10.213.7.11:5000/swarmhub/notebook:1"
@@ -273,6 +274,44 @@ def test_pids_limit_from_settings_with_a_default(settings):
     settings["pids_limit"] = 300
     spawner = SwarmUserSpawner(config=configured(settings), user=StubUser(), hub=Hub())
     assert spawner.pids_limit == 300
+
+
+def test_busy_hub_settings_reach_jupyterhub_with_defaults(settings):
+    hub = JupyterHub(config=configured(settings))
+    assert hub.concurrent_spawn_limit == 100
+    assert hub.tornado_settings["spawn_throttle_retry_range"] == (30, 60)
+    assert hub.activity_resolution == 30
+    assert hub.init_spawners_timeout == 10
+    settings |= {
+        "concurrent_spawn_limit": 12,
+        "spawn_retry_seconds": [5, 9],
+        "activity_resolution": 120,
+        "init_spawners_timeout": -1,
+    }
+    hub = JupyterHub(config=configured(settings))
+    assert hub.concurrent_spawn_limit == 12
+    assert hub.tornado_settings["spawn_throttle_retry_range"] == (5, 9)
+    assert hub.activity_resolution == 120
+    assert hub.init_spawners_timeout == -1
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "complaint"),
+    [
+        ("spawn_retry_seconds", [60, 30], "0 < least <= most, not [60, 30]"),
+        ("spawn_retry_seconds", [30], "not [30]"),
+        ("spawn_retry_seconds", [0, 30], "not [0, 30]"),
+        ("spawn_retry_seconds", ["30", 60], "not ['30', 60]"),
+        ("concurrent_spawn_limit", -1, "0 (no limit) or more, not -1"),
+        ("init_spawners_timeout", 0, "-1 (check them all) or positive, not 0"),
+        ("activity_resolution", 0, "a positive number of seconds, not 0"),
+    ],
+)
+def test_busy_hub_settings_that_make_no_sense_are_refused(settings, key, value, complaint):
+    settings[key] = value
+    with pytest.raises(SettingsError, match=re.escape(f"{key} must be")) as refused:
+        configured(settings)
+    assert complaint in str(refused.value)
 
 
 # --- Google -----------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import html
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 # Also a folder name in every home: keep it plain.
@@ -81,6 +82,11 @@ def choose_environment(environments: Sequence[Environment], name: str | None) ->
     raise UnknownEnvironment(f"There is no environment {name!r}. Choose one of: {choices}.")
 
 
+# The form's script: a start the hub turns away (too many starting at once) asks
+# again by itself, with the same choices.
+SPAWN_RETRY_SCRIPT = (Path(__file__).with_name("templates") / "spawn_retry.js").read_text()
+
+
 def environments_form(environments: Sequence[Environment], projects: Sequence[str]) -> str:
     """The spawn page's form: an environment, and optionally a project to work in."""
     env_options = "\n".join(
@@ -112,6 +118,8 @@ def environments_form(environments: Sequence[Environment], projects: Sequence[st
   <small class="form-text">Projects live in /projects; manage them at
     <a href="../projects">your projects page</a>.</small>
 </div>
+<script>
+{SPAWN_RETRY_SCRIPT}</script>
 """
 
 

@@ -167,6 +167,7 @@ def configure_hub(c: Any, settings: Mapping[str, Any]) -> None:
         # how often the hub reads activity from the proxy, and servers report theirs
         c.JupyterHub.last_activity_interval = int(activity)
         c.Spawner.environment = {"JUPYTERHUB_ACTIVITY_INTERVAL": str(int(activity))}
+    configure_busy_hub(c, settings)
     # the projects page and API (deprecated mechanism, still supported in JupyterHub 6)
     c.JupyterHub.extra_handlers = projects_handlers(settings["hub_home_root"])
     c.JupyterHub.template_paths = [PROJECTS_TEMPLATES]
@@ -178,6 +179,21 @@ def configure_hub(c: Any, settings: Mapping[str, Any]) -> None:
     # a newer JupyterHub upgrades an older database schema at start instead of refusing
     # to start; the jupyterhub role copies the database aside before it changes the image
     c.JupyterHub.upgrade_db = True
+
+
+def configure_busy_hub(c: Any, settings: Mapping[str, Any]) -> None:
+    """What keeps the hub answering while a class logs in at once (README, "A busy hub")."""
+    settings = filled(settings)
+    # one start too many gets the spawn form again with "Try again in N seconds", a
+    # wait drawn from spawn_retry_seconds; the form asks again by itself then
+    # (templates/spawn_retry.js)
+    c.JupyterHub.concurrent_spawn_limit = settings["concurrent_spawn_limit"]
+    least, most = settings["spawn_retry_seconds"]
+    # not a trait of its own in JupyterHub 6: its tornado setting is the one place
+    c.JupyterHub.tornado_settings = {"spawn_throttle_retry_range": (least, most)}
+    # each write of a last_activity is a commit on the event loop
+    c.JupyterHub.activity_resolution = int(settings["activity_resolution"])
+    c.JupyterHub.init_spawners_timeout = settings["init_spawners_timeout"]
 
 
 def configure_proxy(c: Any, settings: Mapping[str, Any]) -> None:

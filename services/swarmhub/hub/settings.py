@@ -63,6 +63,15 @@ _at_least_one = _range(lambda v: v >= 1, "at least 1")
 _port = _range(lambda v: 0 < v < 65536, "a port number")
 
 
+_init_timeout = _range(lambda v: v == -1 or v > 0, "-1 (check them all) or positive")
+
+
+def _retry_range(value: Any, where: str) -> Iterator[str]:
+    numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+    if not (len(value) == 2 and numbers and 0 < value[0] <= value[1]):
+        yield f"{where} must be [least, most] seconds with 0 < least <= most, not {value}"
+
+
 def _names(value: Any, where: str) -> Iterator[str]:
     if not all(isinstance(v, str) and v for v in value):
         yield f"{where} must be a list of non-empty strings"
@@ -269,6 +278,34 @@ SETTINGS: dict[str, Key] = {
         _seconds,
         "seconds between activity reports (unset: JupyterHub's 300)",
         ansible="jupyterhub_activity_interval",
+    ),
+    "concurrent_spawn_limit": Key(
+        INT,
+        100,
+        _zero_or_more,
+        "servers starting at once; more are asked to try again (0: no limit)",
+        ansible="jupyterhub_concurrent_spawn_limit",
+    ),
+    "spawn_retry_seconds": Key(
+        LIST,
+        [30, 60],
+        _retry_range,
+        "[least, most] seconds a turned-away start waits before it tries again",
+        ansible="jupyterhub_spawn_retry_seconds",
+    ),
+    "activity_resolution": Key(
+        NUMBER,
+        30,
+        _seconds,
+        "activity newer than the stored by less than this is not written",
+        ansible="jupyterhub_activity_resolution",
+    ),
+    "init_spawners_timeout": Key(
+        INT,
+        10,
+        _init_timeout,
+        "seconds a starting hub checks running servers before it answers (-1: all)",
+        ansible="jupyterhub_init_spawners_timeout",
     ),
     "db_url": Key(STR, doc="the hub's database"),
     "cookie_secret_file": Key(STR),
