@@ -17,6 +17,7 @@ from typing import Any
 
 from ..common import usernames
 from .authenticators import SwarmhubGoogleOAuthenticator, SwarmhubSharedPasswordAuthenticator
+from .database import use_write_ahead_log
 from .google_names import normalize_email
 from .projects_handlers import PROJECTS_TEMPLATES, projects_handlers
 from .proxy import ExternalProxy
@@ -159,6 +160,8 @@ def configure_hub(c: Any, settings: Mapping[str, Any]) -> None:
     c.JupyterHub.hub_port = settings["hub_api_port"]
     c.JupyterHub.hub_connect_ip = settings["hub_connect_host"]
     c.JupyterHub.db_url = settings["db_url"]
+    if settings["db_url"].startswith("sqlite:"):
+        use_write_ahead_log(settings["db_url"])
     c.JupyterHub.cookie_secret_file = settings["cookie_secret_file"]
     c.JupyterHub.allow_named_servers = True
     c.JupyterHub.named_server_limit_per_user = settings["named_server_limit"]
