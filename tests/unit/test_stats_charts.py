@@ -57,6 +57,7 @@ def test_heat_map_has_a_cell_per_user_and_day_with_its_minutes() -> None:
     svg = heat_map(["ann", "bob"], DAYS, [[0, 35, 125], [5, 0, 0]], title="Active minutes")
     rows = ET.fromstring(svg).findall(f"{SVG}g[@class='row']")
     assert [r.find(f"{SVG}text").text for r in rows] == ["ann", "bob"]  # type: ignore[union-attr]
+    assert "".join(rows[0].find(f"{SVG}text").itertext()) == "ann"  # type: ignore[union-attr]
     found = cells(svg)
     assert len(found) == 6
     assert found[1].find(f"{SVG}title").text == "ann, 2026-11-21: 35 active minutes"  # type: ignore[union-attr]

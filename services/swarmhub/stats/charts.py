@@ -88,6 +88,7 @@ def _number(value: float) -> str:
 HEAT_COLOURS = ("#ebedf0", "#c6dbef", "#9ecae1", "#6baed6", "#3182bd", "#08519c")
 HEAT_STEPS = (15, 30, 60, 120)
 HEAT_LEGEND = ("0", "under 15", "15–29", "30–59", "60–119", "120 or more")
+LEGEND_WIDTH = 540
 
 
 def heat_level(minutes: float) -> int:
@@ -103,7 +104,7 @@ def heat_map(
     minutes: Sequence[Sequence[float]],
     *,
     title: str,
-    width: int = 900,
+    max_width: int = 900,
 ) -> str:
     """Users by day: one row per name (in the given order), one cell per day, coloured by
     the active minutes of `minutes[row][day]`, with a legend of the colours.
@@ -114,16 +115,16 @@ def heat_map(
         raise ValueError("heat_map: one row of minutes per name and one value per day, please")
     label_w, top, row_h, gap = 160, 44, 16, 2
     columns = max(len(days), 1)
-    cell_w = min(max((width - label_w) / columns, 3.0), 24.0)
+    cell_w = min(max((max_width - label_w) / columns, 3.0), 24.0)
     cell_gap = gap if cell_w >= 8 else 0
     label_every = math.ceil(44 / cell_w)  # "11-20" needs about 40 px
     legend_y = top + len(names) * row_h + 14
     height = legend_y + 28
-    plot_right = label_w + columns * cell_w
+    # as wide as the grid (wider for a year of days), at least as wide as the legend
+    width = max(math.ceil(label_w + columns * cell_w) + 20, LEGEND_WIDTH)  # 20: the last date
     parts = [
         f'<svg class="heatmap" xmlns="http://www.w3.org/2000/svg" '
-        f'viewBox="0 0 {max(width, math.ceil(plot_right))} {height}" '
-        f'width="{max(width, math.ceil(plot_right))}" height="{height}" role="img" '
+        f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
         f'aria-label="{escape(title)}">',
         f'<text x="0" y="16" class="title">{escape(title)}</text>',
     ]
@@ -136,10 +137,15 @@ def heat_map(
             )
     for i, (name, row) in enumerate(zip(names, minutes, strict=True)):
         y = top + i * row_h
-        shown = name if len(name) <= 22 else name[:21] + "…"
+        # a long name is shortened to fit; its tooltip has it whole
+        label = (
+            escape(name)
+            if len(name) <= 22
+            else f"{escape(name[:21])}…<title>{escape(name)}</title>"
+        )
         parts.append(
             f'<g class="row"><text x="{label_w - 6}" y="{y + row_h - 4}" text-anchor="end" '
-            f'class="name">{escape(shown)}<title>{escape(name)}</title></text>'
+            f'class="name">{label}</text>'
         )
         for j, (day, value) in enumerate(zip(days, row, strict=True)):
             fill = HEAT_COLOURS[heat_level(value)]
