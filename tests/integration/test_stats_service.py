@@ -9,8 +9,9 @@ list two users at a time, so the poller must follow pagination. Then:
 - the database holds one sample per server and poll, matching what the hub reports;
 - the report command's numbers equal those computed from the samples with plain SQL;
 - the page renders in headless Chromium for an admin and an instructor (screenshots
-  in test-artifacts/), is refused by the hub to a user without access, and by the
-  service itself to a user who has access to the service but is no instructor.
+  in test-artifacts/), its header links sort the users and its form searches them;
+  it is refused by the hub to a user without access, and by the service itself to a
+  user who has access to the service but is no instructor.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import secrets
 import sqlite3
 import subprocess
@@ -189,6 +191,7 @@ class Setup:
     def report(self, *args: str) -> str:
         result = subprocess.run(
             [sys.executable, "-m", "swarmhub.stats", "report", *args, "--db", str(self.db)],
+            env={**os.environ, "PYTHONPATH": self.stats_env["PYTHONPATH"]},
             capture_output=True,
             text=True,
             timeout=120,
@@ -232,6 +235,8 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
     )
     stats_env = {
         "PATH": PATH_WITH_VENV,
+        # this checkout's code, even when the venv's editable install is another's
+        "PYTHONPATH": str(REPO / "services"),
         "JUPYTERHUB_API_URL": api,
         "JUPYTERHUB_API_TOKEN": stats_token,
         "JUPYTERHUB_CLIENT_ID": "service-stats",
@@ -413,7 +418,15 @@ def test_page_renders_charts_for_an_admin(browser: Any, sampled: Setup) -> None:
         assert names == ["alice", "ann", "bob", "carl", "tina"]
         ann = page.locator("#users tbody tr", has_text="ann").inner_text()
         assert "1:02" in ann  # 3720 s of active time
-        assert page.locator("#users svg").count() == 5
+        assert "users 1–5 of 5" in page.inner_text("#count")
+        # the heat map: a row per user in the table's order, a cell per user and day
+        # (the day before and today)
+        labels = page.locator("#heatmap g.row text.name").all_text_contents()
+        assert labels == names
+        assert page.locator("#heatmap rect.cell").count() == 5 * 2
+        tooltips = page.locator("#heatmap rect.cell title").all_text_contents()
+        ann_minutes = [t for t in tooltips if t.startswith("ann, ")]
+        assert sum(int(t.split(": ")[1].split()[0]) for t in ann_minutes) == 62  # 3720 s
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "stats-page-admin.png"), full_page=True)
 
@@ -424,6 +437,34 @@ def test_page_renders_charts_for_an_admin(browser: Any, sampled: Setup) -> None:
         assert rows(copy, "SELECT count(*) FROM samples") == rows(
             sampled.db, "SELECT count(*) FROM samples"
         )
+    finally:
+        context.close()
+
+
+def table_names(page: Any) -> list[str]:
+    return [c.split("\t")[0] for c in page.locator("#users tbody tr").all_inner_texts()]
+
+
+def test_header_links_and_the_search_form_reorder_and_filter_rows(
+    browser: Any, sampled: Setup
+) -> None:
+    context, page = open_stats_as(browser, sampled, "alice")
+    try:
+        page.wait_for_selector("#users")
+        with page.expect_navigation():
+            page.click("#users th a:has-text('active time')")
+        assert "sort=active" in page.url and "days=1" in page.url
+        assert table_names(page) == ["ann", "alice", "bob", "carl", "tina"]  # busiest first
+        assert page.locator("#heatmap g.row text.name").all_text_contents()[0] == "ann"
+        with page.expect_navigation():
+            page.click("#users th a:has-text('active time')")
+        assert table_names(page) == ["alice", "bob", "carl", "tina", "ann"]  # flipped
+        page.fill("#search input[name=q]", "AN")
+        with page.expect_navigation():
+            page.click("#search button")
+        assert table_names(page) == ["ann"]
+        assert "users 1–1 of 1 whose name contains “AN” (5 in all)" in page.inner_text("#count")
+        assert "sort=active" in page.url and "order=asc" in page.url  # the form kept them
     finally:
         context.close()
 

@@ -124,6 +124,12 @@ def test_activity_per_day_per_user(db: Path) -> None:
     }
 
 
+def test_activity_per_day_of_some_users_only(db: Path) -> None:
+    with session_on(db) as session:
+        daily = user_activity_per_day(session, DAY1, DAY2 + timedelta(days=1), ["dan", "bob"])
+    assert daily == {"dan": {DAY1.date(): 300}}
+
+
 def test_report_users_csv_matches_the_samples(db: Path, capsys: pytest.CaptureFixture) -> None:
     code = main(
         ["report", "users", "--db", str(db), "--since", "2026-11-20", "--until", "2026-11-21"]

@@ -7,8 +7,11 @@ uses); the integration test runs the real HubOAuth against a real hub.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
+import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
+from html import unescape
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -20,9 +23,11 @@ from sqlalchemy.orm import Session
 
 from swarmhub.stats import PollSettings, may_view, open_db, record_poll
 from swarmhub.stats.backup_status import read_backup_status
+from swarmhub.stats.cli import main
 from swarmhub.stats.web import WebSettings, create_app
 
 PREFIX = "/services/stats/"
+SVG = "{http://www.w3.org/2000/svg}"
 ACCESS = "access:services!service=stats"
 
 
@@ -111,6 +116,48 @@ def client(db: Path, hub: FakeHubLogin, status_file: Path) -> FlaskClient:
     return app.test_client()
 
 
+def table_rows(html: str) -> list[tuple[str, str, str]]:
+    """The users table as its visitor reads it: (user, active time, last seen) per row."""
+    body = html.split('<table id="users">')[1].split("</table>")[0]
+    return [
+        (unescape(name), active, seen)
+        for name, active, seen in re.findall(
+            r'<tr><td>(.*?)</td><td class="num">(.*?)</td>\s*<td>(.*?)</td></tr>', body
+        )
+    ]
+
+
+def heat_map(html: str) -> ET.Element:
+    found = re.search(r'<div id="heatmap">(<svg.*?</svg>)</div>', html, re.S)
+    assert found, "no heat map on the page"
+    return ET.fromstring(found.group(1))  # well-formed, whatever the names
+
+
+def heat_map_tooltips(html: str) -> list[str]:
+    return [
+        str(cell.findtext(f"{SVG}title"))
+        for cell in heat_map(html).iter(f"{SVG}rect")
+        if cell.get("class") == "cell"
+    ]
+
+
+def names(client: FlaskClient, query: str) -> list[str]:
+    page = client.get(f"{PREFIX}{query}")
+    assert page.status_code == 200, page.text
+    return [row[0] for row in table_rows(page.text)]
+
+
+def link(html: str, text: str) -> str:
+    """The target of the link whose text starts with `text`, as a browser reads it."""
+    found = re.search(r'<a href="([^"]*)"[^>]*>' + re.escape(text), html)
+    assert found, f"no link {text!r} on the page"
+    return unescape(found.group(1))
+
+
+def query_of(href: str) -> dict[str, list[str]]:
+    return parse_qs(urlparse(href).query)
+
+
 def log_in(client: FlaskClient, hub: FakeHubLogin, token: str, path: str = PREFIX) -> Any:
     """Start at `path`, follow the redirect to the hub, come back with a code."""
     start = client.get(path)
@@ -145,11 +192,15 @@ def test_admin_sees_charts_of_activity(client: FlaskClient, hub: FakeHubLogin) -
     assert page.status_code == 200
     html = page.text
     assert "Logged in as alice" in html
-    assert html.count("<svg") == 3  # the overview, and one chart per user (ann, cat)
+    assert html.count("<svg") == 2  # the overview and the heat map of the users
     assert "Active users per hour, last day" in html
     # ann was active at three of the four polls: 0:15 of active time
-    assert '<td>ann</td><td class="num">0:15</td>' in html
-    assert '<td>cat</td><td class="num">0:00</td>' in html
+    assert [row[:2] for row in table_rows(html)] == [("ann", "0:15"), ("cat", "0:00")]
+    assert "users 1–2 of 2" in html
+    tooltips = heat_map_tooltips(html)
+    assert len(tooltips) == 2 * 2  # ann and cat, on the day before and today
+    assert re.fullmatch(r"ann, \d{4}-\d\d-\d\d: \d+ active minutes", tooltips[0])
+    assert sum(int(t.split(": ")[1].split()[0]) for t in tooltips[:2]) == 15  # ann's
     assert "no backup yet" in html
     words = " ".join(html.split())
     assert (
@@ -308,3 +359,171 @@ def test_the_app_refuses_to_start_without_its_access_scopes(db: Path) -> None:
 def test_prefix_must_be_a_path_with_slashes() -> None:
     with pytest.raises(ValueError, match="prefix"):
         WebSettings(prefix="services/stats")
+
+
+# -- the users table: sorted, searched, paged --------------------------------
+
+BUSY = ["ann", "joanne", "bob"] + [f"u{i:03d}" for i in range(120)]
+
+
+@pytest.fixture
+def many(tmp_path: Path, hub: FakeHubLogin, status_file: Path) -> FlaskClient:
+    """123 users over three polls: ann 3 active polls, joanne 1, bob no server, and u<i>
+    i % 4 of them (active time 0:00, 0:05, 0:10 or 0:15); a client logged in as alice."""
+    path = tmp_path / "many.sqlite"
+    engine = open_db(path)
+    now = datetime.now(UTC)
+    active_polls = {"ann": 3, "joanne": 1} | {f"u{i:03d}": i % 4 for i in range(120)}
+    for poll in range(3):
+        when = now - timedelta(minutes=10 * (2 - poll))
+        models: list[dict[str, Any]] = [{"name": "bob", "servers": {}}]
+        for name, active in active_polls.items():
+            idle = 1 if poll >= 3 - active else 30
+            last = (when - timedelta(minutes=idle)).isoformat()
+            models.append({"name": name, "servers": {"": {"last_activity": last}}})
+        with Session(engine) as session, session.begin():
+            record_poll(session, models, when, PollSettings())
+    settings = WebSettings(prefix=PREFIX, backup_status=status_file)
+    client = create_app(settings, engine, auth=hub).test_client()
+    log_in(client, hub, "t-admin")
+    return client
+
+
+def test_users_are_listed_by_name_fifty_a_page(many: FlaskClient) -> None:
+    html = many.get(PREFIX).text
+    assert [row[0] for row in table_rows(html)] == sorted(BUSY)[:50]
+    assert "users 1–50 of 123" in html
+    assert len(heat_map_tooltips(html)) == 50 * 8  # the last 7 days: 8 dates
+    rows = heat_map(html).findall(f"{SVG}g[@class='row']")
+    assert [r.findtext(f"{SVG}text") for r in rows] == sorted(BUSY)[:50]  # the table's order
+    page2 = many.get(link(html, "next")).text
+    assert "users 51–100 of 123" in page2
+    assert [row[0] for row in table_rows(page2)] == sorted(BUSY)[50:100]
+    page3 = many.get(link(page2, "next")).text
+    assert "users 101–123 of 123" in page3
+    assert ">next</span>" in page3  # no link past the last page
+    assert [row[0] for row in table_rows(many.get(link(page3, "previous")).text)] == (
+        sorted(BUSY)[50:100]
+    )
+
+
+def test_header_links_sort_and_flip_the_order(many: FlaskClient) -> None:
+    html = many.get(f"{PREFIX}?days=1").text
+    by_active = link(html, "active time")
+    assert query_of(by_active) == {"days": ["1"], "sort": ["active"], "order": ["desc"]}
+    html = many.get(by_active).text
+    rows = table_rows(html)
+    # the busiest first; equal active times by name
+    assert [r[:2] for r in rows[:4]] == [("ann", "0:15"), ("u003", "0:15"), ("u007", "0:15"),
+                                         ("u011", "0:15")]  # fmt: skip
+    assert 'aria-sort="descending"' in html
+    flipped = table_rows(many.get(link(html, "active time")).text)
+    assert [r[:2] for r in flipped[:3]] == [("bob", "0:00"), ("u000", "0:00"), ("u004", "0:00")]
+    by_name = many.get(link(html, "user")).text
+    assert table_rows(by_name)[0][0] == "ann"
+    assert table_rows(many.get(link(by_name, "user")).text)[0][0] == "u119"
+
+
+def test_never_seen_users_come_last_by_last_seen(client: FlaskClient, hub: FakeHubLogin) -> None:
+    log_in(client, hub, "t-admin")
+    assert names(client, "?sort=last_seen&order=desc") == ["ann", "cat"]
+    assert names(client, "?sort=last_seen&order=asc") == ["cat", "ann"]
+    assert table_rows(client.get(f"{PREFIX}?sort=last_seen").text)[1][2] == "never"
+
+
+def test_search_filters_names_ignoring_case(many: FlaskClient) -> None:
+    html = many.get(f"{PREFIX}?q=ANN&sort=active").text
+    assert [row[0] for row in table_rows(html)] == ["ann", "joanne"]
+    assert "users 1–2 of 2 whose name contains “ANN” (123 in all)" in html
+    assert len(heat_map(html).findall(f"{SVG}g[@class='row']")) == 2
+    words = " ".join(many.get(f"{PREFIX}?q=zed").text.split())
+    assert "No user's name contains “zed” (123 users in all)" in words
+
+
+def test_search_form_keeps_the_range_and_sort_and_starts_at_page_one(many: FlaskClient) -> None:
+    html = many.get(f"{PREFIX}?days=30&sort=active&order=asc&page=2&q=u").text
+    form = html.split('<form id="search"')[1].split("</form>")[0]
+    hidden = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', form))
+    assert hidden == {"days": "30", "sort": "active", "order": "asc"}
+    assert 'name="q" value="u"' in form
+
+
+def test_links_keep_the_other_parameters(many: FlaskClient) -> None:
+    html = many.get(f"{PREFIX}?days=30&q=u0&sort=active&order=desc&page=2").text
+    assert "users 51–100 of 100 whose name contains “u0”" in html
+    query = {"days": ["30"], "q": ["u0"], "sort": ["active"], "order": ["desc"]}
+    assert query_of(link(html, "previous")) == query  # page 1 is the default
+    assert query_of(link(html, "7</a>")) == query | {"days": ["7"]}  # a new range: page 1
+    assert query_of(link(html, "last seen")) == query | {"sort": ["last_seen"]}
+    assert query_of(link(html, "user")) == {"days": ["30"], "q": ["u0"]}  # the default sort
+
+
+def test_a_page_past_the_end_says_so(many: FlaskClient) -> None:
+    reply = many.get(f"{PREFIX}?q=u0&page=9")
+    assert reply.status_code == 200
+    words = " ".join(reply.text.split())
+    assert "There is no page 9: the 100 users fit on 2 pages." in words
+    assert query_of(link(reply.text, "Go to page 2"))["page"] == ["2"]
+    assert table_rows(reply.text) == [] and "No users on this page." in reply.text
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("sort=age", "sort must be one of name, active, last_seen, not &#39;age&#39;"),
+        ("order=up", "order must be asc or desc, not &#39;up&#39;"),
+        ("page=0", "page must be 1 or more, not 0"),
+        ("page=two", "page must be a whole number from 1, not &#39;two&#39;"),
+        ("q=" + "x" * 101, "the search may be at most 100 characters long"),
+    ],
+)
+def test_bad_table_arguments_are_explained(
+    client: FlaskClient, hub: FakeHubLogin, query: str, message: str
+) -> None:
+    log_in(client, hub, "t-admin")
+    reply = client.get(f"{PREFIX}?{query}")
+    assert reply.status_code == 400
+    assert message in reply.text
+
+
+def test_hostile_names_are_shown_as_text(tmp_path: Path, hub: FakeHubLogin) -> None:
+    hostile = ["<script>alert(1)</script>", '"onmouseover=alert(1)']
+    engine = open_db(tmp_path / "hostile.sqlite")
+    when = datetime.now(UTC)
+    server = {"": {"last_activity": (when - timedelta(minutes=1)).isoformat()}}
+    with Session(engine) as session, session.begin():
+        record_poll(
+            session, [{"name": n, "servers": server} for n in hostile], when, PollSettings()
+        )
+    client = create_app(WebSettings(prefix=PREFIX), engine, auth=hub).test_client()
+    log_in(client, hub, "t-admin")
+    html = client.get(f"{PREFIX}?q=%22%3E%3Cscript%3E").text  # the search is reflected too
+    assert "<script>" not in html and '"onmouseover' not in html
+    assert 'value="&#34;&gt;&lt;script&gt;"' in html
+    html = client.get(PREFIX).text
+    assert "<script>" not in html and '"onmouseover' not in html
+    assert sorted(row[0] for row in table_rows(html)) == sorted(hostile)
+    labels = [t.text for t in heat_map(html).iter(f"{SVG}text") if t.get("class") == "name"]
+    assert sorted(labels) == sorted(name[:21] + "…" if len(name) > 22 else name for name in hostile)
+    assert any(t.startswith('"onmouseover=alert(1), ') for t in heat_map_tooltips(html))
+
+
+def test_the_table_shows_the_numbers_of_report_users(
+    many: FlaskClient, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    html = many.get(f"{PREFIX}?days=1&sort=active&order=desc").text
+    command = unescape(re.sub(r"\s+", " ", html.split('id="report-command">')[1].split("<")[0]))
+    since = command.split("--since ")[1]
+    assert main(["report", "users", "--db", str(tmp_path / "many.sqlite"), "--since", since]) == 0
+    report = {
+        cells[0]: (cells[1], cells[4])
+        for cells in (
+            re.split(r"\s{2,}", line) for line in capsys.readouterr().out.splitlines()[3:]
+        )
+    }
+    page = table_rows(html)
+    assert len(page) == 50
+    assert {name: (active, seen) for name, active, seen in page} == {
+        name: report[name] for name, *_ in page
+    }
+    assert report["ann"][0] == "0:15" and report["bob"] == ("0:00", "never")

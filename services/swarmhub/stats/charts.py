@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from datetime import date
 from html import escape
 
 
@@ -80,3 +81,96 @@ def bar_chart(
 
 def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:.1f}"
+
+
+# Heat map colours on a fixed scale, so that a colour means the same on every page of
+# the table: not active, then active for under 15, 15-29, 30-59, 60-119, 120+ minutes.
+HEAT_COLOURS = ("#ebedf0", "#c6dbef", "#9ecae1", "#6baed6", "#3182bd", "#08519c")
+HEAT_STEPS = (15, 30, 60, 120)
+HEAT_LEGEND = ("0", "under 15", "15–29", "30–59", "60–119", "120 or more")
+LEGEND_WIDTH = 540
+
+
+def heat_level(minutes: float) -> int:
+    """The index into HEAT_COLOURS of a day with `minutes` active minutes."""
+    if minutes <= 0:
+        return 0
+    return 1 + sum(1 for step in HEAT_STEPS if minutes >= step)
+
+
+def heat_map(
+    names: Sequence[str],
+    days: Sequence[date],
+    minutes: Sequence[Sequence[float]],
+    *,
+    title: str,
+    max_width: int = 900,
+) -> str:
+    """Users by day: one row per name (in the given order), one cell per day, coloured by
+    the active minutes of `minutes[row][day]`, with a legend of the colours.
+
+    Each cell carries a <title> tooltip "name, YYYY-MM-DD: N active minutes".
+    """
+    if len(names) != len(minutes) or any(len(row) != len(days) for row in minutes):
+        raise ValueError("heat_map: one row of minutes per name and one value per day, please")
+    label_w, top, row_h, gap = 160, 44, 16, 2
+    columns = max(len(days), 1)
+    cell_w = min(max((max_width - label_w) / columns, 3.0), 24.0)
+    cell_gap = gap if cell_w >= 8 else 0
+    label_every = math.ceil(44 / cell_w)  # "11-20" needs about 40 px
+    legend_y = top + len(names) * row_h + 14
+    height = legend_y + 28
+    # as wide as the grid (wider for a year of days), at least as wide as the legend
+    width = max(math.ceil(label_w + columns * cell_w) + 20, LEGEND_WIDTH)  # 20: the last date
+    parts = [
+        f'<svg class="heatmap" xmlns="http://www.w3.org/2000/svg" '
+        f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
+        f'aria-label="{escape(title)}">',
+        f'<text x="0" y="16" class="title">{escape(title)}</text>',
+    ]
+    for j, day in enumerate(days):
+        if j % label_every == 0:
+            x = label_w + j * cell_w + cell_w / 2
+            parts.append(
+                f'<text x="{x:.1f}" y="{top - 6}" text-anchor="middle" class="tick">'
+                f"{day.strftime('%m-%d')}</text>"
+            )
+    for i, (name, row) in enumerate(zip(names, minutes, strict=True)):
+        y = top + i * row_h
+        # a long name is shortened to fit; its tooltip has it whole
+        label = (
+            escape(name)
+            if len(name) <= 22
+            else f"{escape(name[:21])}…<title>{escape(name)}</title>"
+        )
+        parts.append(
+            f'<g class="row"><text x="{label_w - 6}" y="{y + row_h - 4}" text-anchor="end" '
+            f'class="name">{label}</text>'
+        )
+        for j, (day, value) in enumerate(zip(days, row, strict=True)):
+            fill = HEAT_COLOURS[heat_level(value)]
+            parts.append(
+                f'<rect x="{label_w + j * cell_w:.1f}" y="{y}" width="{cell_w - cell_gap:.1f}" '
+                f'height="{row_h - gap}" fill="{fill}" class="cell">'
+                f"<title>{escape(name)}, {day.isoformat()}: {_number(value)} active minutes"
+                f"</title></rect>"
+            )
+        parts.append("</g>")
+    parts.append(_heat_legend(legend_y))
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _heat_legend(y: int) -> str:
+    parts = [
+        f'<g class="legend"><text x="0" y="{y + 11}" class="axis">active minutes a day:</text>'
+    ]
+    x = 130
+    for fill, label in zip(HEAT_COLOURS, HEAT_LEGEND, strict=True):
+        parts.append(
+            f'<rect x="{x}" y="{y}" width="14" height="14" fill="{fill}"/>'
+            f'<text x="{x + 18}" y="{y + 11}" class="tick">{escape(label)}</text>'
+        )
+        x += 26 + 7 * len(label)
+    parts.append("</g>")
+    return "".join(parts)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
@@ -146,12 +146,16 @@ def never_active(session: Session, start: datetime, end: datetime) -> list[UserR
 
 
 def user_activity_per_day(
-    session: Session, start: datetime, end: datetime
+    session: Session, start: datetime, end: datetime, names: Collection[str] | None = None
 ) -> dict[str, dict[date, int]]:
-    """Active seconds per user and day (same rule as the active time)."""
+    """Active seconds per user and day (same rule as the active time); only of `names`
+    when given (the page asks for the 50 users it shows, not for all of them)."""
+    where = [Sample.time >= to_db(start), Sample.time < to_db(end), Sample.active]
+    if names is not None:
+        where.append(Sample.user.in_(list(names)))
     active_polls = (
         select(Sample.user.label("user"), Sample.poll_id.label("poll_id"))
-        .where(Sample.time >= to_db(start), Sample.time < to_db(end), Sample.active)
+        .where(*where)
         .distinct()
         .subquery()
     )

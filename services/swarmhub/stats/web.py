@@ -1,7 +1,9 @@
 """The stats page: a Flask app behind the hub's login (login.py), at the service prefix.
 
 Routes, all under the prefix (/services/stats/):
-  ""                charts of active users and of each user's activity, backup status
+  ""                active users per hour, the users' table (searched, sorted and paged by
+                    query parameters, see user_list.py) with a heat map of its page,
+                    backup status
   activity.sqlite   a consistent copy of the database (SQLite backup API)
   oauth_callback    the end of the hub's OAuth login
   healthz           "ok", without login (readiness checks)
@@ -22,18 +24,19 @@ from typing import Any
 from urllib.parse import urlparse
 
 from flask import Flask, abort, render_template, request, send_file
+from jinja2 import StrictUndefined
 from sqlalchemy.engine import Engine
 from werkzeug.exceptions import HTTPException
 
 from .backup_status import read_backup_status
 from .login import HubLogin, LoginFlow, hub_oauth
 from .models import backup_to
+from .user_list import BadQuery, ListQuery
 from .views import index_page, minutes, poll_time
 
 __all__ = ["HubLogin", "WebSettings", "create_app"]
 
 log = logging.getLogger("swarmhub.stats.web")
-MAX_DAYS = 366
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,8 @@ def create_app(settings: WebSettings, engine: Engine, auth: HubLogin | None = No
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=urlparse(settings.public_url).scheme == "https",
     )
+    # a name the templates get wrong fails the page in tests, not blank on it
+    app.jinja_env.undefined = StrictUndefined
     flow.add_callback(app)
 
     @app.get(prefix + "healthz")
@@ -72,16 +77,17 @@ def create_app(settings: WebSettings, engine: Engine, auth: HubLogin | None = No
     @app.get(prefix)
     @flow.viewer_only
     def index(user: dict[str, Any]) -> Any:
-        days = _days_argument(request.args.get("days"), settings.default_days)
+        try:
+            query = ListQuery.from_args(request.args, settings.default_days)
+        except BadQuery as e:
+            abort(400, str(e))
         now = datetime.now(UTC)
-        page = index_page(engine, days, now)
+        page = index_page(engine, query, now)
         return render_template(
             "index.html",
             user=user,
-            last=page.last,
-            overview=page.overview,
-            rows=page.rows,
-            latest=page.latest,
+            page=page,
+            query=query,
             backup=read_backup_status(settings.backup_status),
             prefix=prefix,
             generated=now.strftime("%Y-%m-%d %H:%M UTC"),
@@ -131,15 +137,3 @@ def create_app(settings: WebSettings, engine: Engine, auth: HubLogin | None = No
 
 def page_error(status: int, title: str, message: str) -> tuple[str, int]:
     return render_template("error.html", title=title, message=message), status
-
-
-def _days_argument(text: str | None, default: int) -> int:
-    if text is None or text == "":
-        return default
-    try:
-        days = int(text)
-    except ValueError:
-        abort(400, f"days must be a whole number of days (1 to {MAX_DAYS}), not {text!r}")
-    if not 1 <= days <= MAX_DAYS:
-        abort(400, f"days must be between 1 and {MAX_DAYS}, not {days}")
-    return days
