@@ -16,59 +16,36 @@ a running server stops the bench before it starts anything.
 
 from __future__ import annotations
 
-import json
 import re
 import statistics
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 
 import docker
 import requests
+from bench_hub import (
+    API,
+    HUB,
+    SETTINGS,
+    TIMEOUT,
+    Outcome,
+    ops_session,
+    paced,
+    progress_end,
+    quantiles,
+    report,
+)
 from docker.types import EndpointSpec, Resources, RestartPolicy
 from swarmhub.hub.service_spec import nano_cpus
 from swarmhub.hub.settings import byte_size
 from swarmhub.hub.swarm_tasks import current_task, is_terminal, task_address, task_state
 
-SETTINGS = json.loads(Path("/etc/swarmhub/hub.json").read_text())
-HUB = f"http://127.0.0.1:{SETTINGS['hub_api_port']}/hub"
-API = f"{HUB}/api"
-# Longest wait for one server (hub or bare) before it counts as a failure.
-TIMEOUT = 600.0
 PROBE_INTERVAL = 0.5
 XSRF_FIELD = re.compile(r'name="_xsrf"\s+value="([^"]+)"')
 LOGIN_ERROR = re.compile(r'class="login_error"[^>]*>\s*([^<]+?)\s*<')
-
-
-@dataclass
-class Outcome:
-    seconds: float | None = None
-    error: str | None = None
-
-
-def paced(
-    items: Sequence[str], rate: float, work: Callable[[str], Outcome]
-) -> dict[str, Outcome]:
-    """work(item) for each item, the i-th started at i/rate s, each in its own thread."""
-    results: dict[str, Outcome] = {}
-    start = time.monotonic()
-
-    def run(index: int, item: str) -> None:
-        time.sleep(max(0.0, start + index / rate - time.monotonic()))
-        try:
-            results[item] = work(item)
-        except Exception as error:  # noqa: BLE001 (a bench reports every failure as one)
-            results[item] = Outcome(error=f"{type(error).__name__}: {error}")
-
-    threads = [threading.Thread(target=run, args=(i, x)) for i, x in enumerate(items)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
 
 
 def log_in(name: str, password: str) -> Outcome:
@@ -134,28 +111,6 @@ def active_servers(session: requests.Session) -> dict[str, dict]:
         if len(users) < 200:
             return found
         offset += 200
-
-
-def progress_end(session: requests.Session, name: str) -> dict:
-    """The last event of NAME's spawn progress stream: ready, or failed with why.
-
-    The stream a student's spawn page listens to (an EventSource): the hub sends
-    each event as it happens, so watching costs it nothing between events.
-    """
-    with session.get(
-        f"{API}/users/{name}/server/progress", stream=True, timeout=(30, 60)
-    ) as reply:
-        if reply.status_code == 400:
-            # the spawn already ended, or never started: the hub says which
-            return {"failed": True, "message": reply.json().get("message", reply.text)}
-        reply.raise_for_status()
-        last: dict = {}
-        for line in reply.iter_lines(decode_unicode=True):
-            if line and line.startswith("data:"):
-                last = json.loads(line[5:])
-                if last.get("ready") or last.get("failed"):
-                    return last
-    return last
 
 
 def hub_burst(
@@ -290,38 +245,6 @@ def bare_burst(
 
 def size(value: object) -> int | None:
     return None if value is None else byte_size(value)
-
-
-def quantiles(values: Sequence[float]) -> str:
-    if not values:
-        return "none"
-    ordered = sorted(values)
-    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    return (
-        f"p50 {statistics.median(ordered):.2f}s  p95 {p95:.2f}s  max {ordered[-1]:.2f}s"
-    )
-
-
-def report(label: str, outcomes: dict[str, Outcome]) -> list[float]:
-    times = [o.seconds for o in outcomes.values() if o.seconds is not None]
-    failures = {name: o.error for name, o in outcomes.items() if o.error}
-    print(
-        f"{label:<34} {quantiles(times)}  ({len(times)} ok, {len(failures)} failed)",
-        flush=True,
-    )
-    for name, error in sorted(failures.items()):
-        print(f"  failed: {name}: {error}", flush=True)
-    return times
-
-
-def ops_session() -> requests.Session:
-    """A session with the operator's hub token (servers, users)."""
-    session = requests.Session()
-    # one connection per spawn's progress stream, all open at once
-    session.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=1000))
-    token = Path(SETTINGS["ops_token_file"]).read_text().strip()
-    session.headers["Authorization"] = f"token {token}"
-    return session
 
 
 def main(count: int, rate: float, prefix: str) -> None:

@@ -17,21 +17,17 @@ bench_burst() {
   [[ $users =~ ^[1-9][0-9]*$ ]] || die "-n takes a number of users (at least 1), not '$users'"
   [[ $rate =~ ^[0-9]*\.?[0-9]+$ ]] && [ "$rate" != 0 ] || die "--rate takes users per second (more than 0), not '$rate'"
   [[ $prefix =~ ^[a-z][a-z0-9]*$ ]] || die "--prefix takes lowercase letters and digits, starting with a letter, not '$prefix'"
-  local in_hub=(docker exec -i jupyterhub python - "$users" "$rate" "$prefix")
-  local run_in_hub
   if [ -n "$ssh_target" ]; then
     $not_trial || die "--ssh $ssh_target is not the trial cluster: the burst makes $users users there and loads the hub; add --not-the-trial if that is what you want"
     $remove && die "--remove-users runs users.yml on the trial's inventory; on another hub remove the users with ./script/deploy -i YOUR-INVENTORY users.yml"
-    run_in_hub=(ssh "$ssh_target" "${in_hub[@]}")
   else
     docker inspect hub >/dev/null 2>&1 || die "no trial cluster here (./script/cluster up, ./script/deploy); for another hub: --ssh root@HUB --not-the-trial"
-    run_in_hub=(docker exec -i hub "${in_hub[@]}")
   fi
   local since rc=0
   since=$(date +%s)
   say "burst benchmark: $users users at $rate/s"
   # a failed burst still reports the pulls and removes its users, then fails
-  "${run_in_hub[@]}" < script/lib/bench_burst.py || rc=$?
+  bench_in_hub "$ssh_target" bench_burst.py "$users" "$rate" "$prefix" || rc=$?
   if [ -z "$ssh_target" ]; then
     local node pulls
     for node in $(docker ps --filter label=swarmhub.trial=1 --format '{{.Names}}' | grep '^node'); do
@@ -44,7 +40,7 @@ bench_burst() {
   fi
   if $remove; then
     bench_burst_remove_users "$users" "$prefix"
-    "${run_in_hub[@]}" --remove-hub-users < script/lib/bench_burst.py
+    bench_in_hub "$ssh_target" bench_burst.py "$users" "$rate" "$prefix" --remove-hub-users
   fi
   return "$rc"
 }
