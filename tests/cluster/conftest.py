@@ -35,9 +35,9 @@ HUGE_ENVIRONMENT = {
 
 
 def trial_environments() -> list[dict]:
-    """swarmhub_environments of the trial's inventory."""
+    """The trial inventory's environments (without script/bench term's)."""
     group_vars = trial.ROOT / "inventory/local/group_vars/all/main.yml"
-    return yaml.safe_load(group_vars.read_text())["swarmhub_environments"]
+    return yaml.safe_load(group_vars.read_text())["trial_environments"]
 
 
 @pytest.fixture(scope="session")
