@@ -256,12 +256,13 @@ def pytest_sessionfinish(session, exitstatus):
         trial.save_host_logs(trial.ARTIFACTS / "hosts")
 
 
-# The quick start's own login and the burst bench (which logs in through the
-# same form) run first, before the switch to Google.
+# The quick start's own login, the burst bench (which logs in through the same
+# form) and the term bench (which deploys the trial's own inventory, then again
+# without its bench environment) run first, before the switch to Google.
 # Modules that change the whole cluster run last, in this order: the nodes'
 # engines restarted, a node joining and leaving, a node lost, an upgrade (from
 # a changed checkout), then uninstall (keeping the data).
-FIRST_MODULES = ("test_trial_login.py", "test_trial_burst.py")
+FIRST_MODULES = ("test_trial_login.py", "test_trial_burst.py", "test_trial_term.py")
 LAST_MODULES = (
     "test_engine_restart.py",
     "test_node_join.py",

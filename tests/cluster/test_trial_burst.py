@@ -9,10 +9,15 @@ from __future__ import annotations
 
 import re
 
+import yaml
+
 from tests.cluster import trial
 
 USERS = tuple(f"ciburst{i:03d}" for i in range(1, 11))
 BENCH = ["./script/bench", "burst", "-n", "10", "--rate", "5", "--prefix", "ciburst"]
+CPU_SHARES = yaml.safe_load((trial.ROOT / "roles/jupyterhub/defaults/main.yml").read_text())[
+    "jupyterhub_cpu_shares"
+]
 RATIO = re.compile(r"burst spawn ratio \(hub p50 / bare p50\): \d+\.\d+x")
 
 
@@ -31,3 +36,9 @@ def test_burst_bench_runs_once_and_cleans_up(quick_start):
         )
     services = trial.on_host("hub", "docker service ls --format '{{.Name}}'").split()
     assert not [s for s in services if s.startswith("bench-burst-")], services
+    # what kept the hub answering through the burst: its CPU before the servers'
+    for container in ("jupyterhub", "jupyterhub-proxy"):
+        shares = trial.on_host(
+            "hub", f"docker inspect {container} --format '{{{{.HostConfig.CpuShares}}}}'"
+        )
+        assert int(shares) == CPU_SHARES, (container, shares)
