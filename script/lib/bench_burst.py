@@ -34,9 +34,9 @@ from bench_hub import (
     Outcome,
     ops_session,
     paced,
-    progress_end,
     quantiles,
     report,
+    start_and_time,
 )
 from docker.types import EndpointSpec, Resources, RestartPolicy
 from swarmhub.hub.service_spec import nano_cpus
@@ -116,28 +116,16 @@ def active_servers(session: requests.Session) -> dict[str, dict]:
 def hub_burst(
     session: requests.Session, names: Sequence[str], rate: float
 ) -> dict[str, Outcome]:
-    """Start every server at RATE per second, each timed until its progress says ready."""
-
-    def start(name: str) -> Outcome:
-        asked = time.monotonic()
-        try:
-            reply = session.post(f"{API}/users/{name}/server", timeout=120)
-        except requests.RequestException as error:
-            return Outcome(error=f"start request failed: {error}")
-        if reply.status_code == 201:  # ready before the hub answered
-            return Outcome(time.monotonic() - asked)
-        if reply.status_code != 202:
-            return Outcome(
-                error=f"start refused: {reply.status_code} {reply.text[:200]}"
-            )
-        end = progress_end(session, name)
-        if end.get("ready"):
-            return Outcome(time.monotonic() - asked)
-        return Outcome(
-            error=end.get("message") or "the progress stream ended without an end"
-        )
-
-    return paced(names, rate, start)
+    """Start every server at RATE per second, each timed until its progress says ready;
+    a start turned away (too many starting) asks again, as the spawn page does."""
+    turned_away: list[str] = []
+    outcomes = paced(
+        names, rate, lambda name: start_and_time(session, name, None, turned_away)
+    )
+    print(
+        f"  starts turned away first (too many starting), asked again: {len(turned_away)}"
+    )
+    return outcomes
 
 
 def stop_servers(session: requests.Session, names: Sequence[str]) -> None:

@@ -73,6 +73,41 @@ def progress_end(session: requests.Session, name: str) -> dict:
     return last
 
 
+def start_and_time(
+    session: requests.Session,
+    name: str,
+    options: dict | None = None,
+    turned_away: list[str] | None = None,
+) -> Outcome:
+    """Start NAME's server (with user OPTIONS) and time it until its progress stream
+    says ready. A start the hub turns away (429: too many starting at once) waits
+    the Retry-After it is given and asks again, as the spawn page does; each such
+    turn is noted in TURNED_AWAY."""
+    asked = time.monotonic()
+    while True:
+        try:
+            reply = session.post(
+                f"{API}/users/{name}/server", json=options, timeout=120
+            )
+        except requests.RequestException as error:
+            return Outcome(error=f"start request failed: {error}")
+        if reply.status_code != 429 or time.monotonic() - asked > TIMEOUT:
+            break
+        if turned_away is not None:
+            turned_away.append(name)
+        time.sleep(float(reply.headers.get("Retry-After") or 30))
+    if reply.status_code == 201:  # ready before the hub answered
+        return Outcome(time.monotonic() - asked)
+    if reply.status_code != 202:
+        return Outcome(error=f"start refused: {reply.status_code} {reply.text[:200]}")
+    end = progress_end(session, name)
+    if end.get("ready"):
+        return Outcome(time.monotonic() - asked)
+    return Outcome(
+        error=end.get("message") or "the progress stream ended without an end"
+    )
+
+
 def quantiles(values: Sequence[float]) -> str:
     if not values:
         return "none"

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import statistics
 import sys
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -34,9 +33,9 @@ from bench_hub import (
     Outcome,
     ops_session,
     paced,
-    progress_end,
     quantiles,
     report,
+    start_and_time,
 )
 
 ENVIRONMENT = "bench"
@@ -96,37 +95,12 @@ def start_servers(
 ) -> tuple[dict[str, Outcome], int]:
     """Each server in ENVIRONMENT at RATE per second, timed until ready; how many
     starts the hub turned away first (each asked again after its Retry-After)."""
-    turned_away = 0
-    lock = threading.Lock()
-
-    def start(name: str) -> Outcome:
-        nonlocal turned_away
-        asked = time.monotonic()
-        while True:
-            reply = session.post(
-                f"{API}/users/{name}/server",
-                json={"environment": ENVIRONMENT},
-                timeout=120,
-            )
-            if reply.status_code != 429 or time.monotonic() - asked > TIMEOUT:
-                break
-            with lock:
-                turned_away += 1
-            time.sleep(float(reply.headers.get("Retry-After") or 30))
-        if reply.status_code == 201:
-            return Outcome(time.monotonic() - asked)
-        if reply.status_code != 202:
-            return Outcome(
-                error=f"start refused: {reply.status_code} {reply.text[:200]}"
-            )
-        end = progress_end(session, name)
-        if end.get("ready"):
-            return Outcome(time.monotonic() - asked)
-        return Outcome(
-            error=end.get("message") or "the progress stream ended without an end"
-        )
-
-    return paced(servers, rate, start), turned_away
+    turned_away: list[str] = []
+    options = {"environment": ENVIRONMENT}
+    outcomes = paced(
+        servers, rate, lambda name: start_and_time(session, name, options, turned_away)
+    )
+    return outcomes, len(turned_away)
 
 
 def start(count: int, servers: int, rate: float, prefix: str) -> None:

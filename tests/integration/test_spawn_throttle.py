@@ -92,19 +92,6 @@ def hub(tmp_path_factory) -> Iterator[HubProcess]:
     hub.stop()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium",
-            args=["--no-sandbox", "--disable-background-networking", "--disable-gpu"],
-        )
-        yield chromium
-        chromium.close()
-
-
 def log_in(browser: Any, hub: HubProcess, user: str, next_url: str) -> tuple[Any, Any]:
     context = browser.new_context()
     page = context.new_page()

@@ -375,19 +375,6 @@ def test_report_active_per_hour_matches_the_samples(sampled: Setup) -> None:
     assert set(expected.values()) == {(1, 2)}
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium",
-            args=["--no-sandbox", "--disable-background-networking", "--disable-gpu"],
-        )
-        yield chromium
-        chromium.close()
-
-
 def open_stats_as(browser: Any, setup: Setup, user: str) -> tuple[Any, Any]:
     """Log in at the hub as `user` and open the stats page; (context, the page's response)."""
     context = browser.new_context(viewport={"width": 1280, "height": 1000})
