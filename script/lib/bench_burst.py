@@ -41,9 +41,18 @@ from bench_hub import (
 from docker.types import EndpointSpec, Resources, RestartPolicy
 from swarmhub.hub.service_spec import nano_cpus
 from swarmhub.hub.settings import byte_size
-from swarmhub.hub.swarm_tasks import current_task, is_terminal, task_address, task_state
+from swarmhub.hub.swarm_tasks import (
+    current_task,
+    is_terminal,
+    task_address,
+    task_state,
+    unplaceable,
+)
 
 PROBE_INTERVAL = 0.5
+# The spawner's unplaceable_timeout: a bare server no node has room for fails after
+# as long as a hub spawn does, not after TIMEOUT.
+UNPLACEABLE_SECONDS = 15.0
 XSRF_FIELD = re.compile(r'name="_xsrf"\s+value="([^"]+)"')
 LOGIN_ERROR = re.compile(r'class="login_error"[^>]*>\s*([^<]+?)\s*<')
 
@@ -206,6 +215,7 @@ def bare_burst(
         services.append(service.id)
         deadline = start + TIMEOUT
         ip = None
+        waiting: float | None = None  # since when no node has had room
         while time.monotonic() < deadline:
             if ip is None:
                 task = current_task(client.api.tasks(filters={"service": service.id}))
@@ -217,6 +227,15 @@ def bare_burst(
                     return Outcome(
                         error=f"bare task {task_state(task)}: {task['Status'].get('Err')}"
                     )
+                # as the hub's spawner gives up on a server no node has room for
+                if task is not None and unplaceable(task):
+                    waiting = waiting if waiting is not None else time.monotonic()
+                    if time.monotonic() - waiting >= UNPLACEABLE_SECONDS:
+                        return Outcome(
+                            error=f"bare task unplaceable: {unplaceable(task)}"
+                        )
+                else:
+                    waiting = None
                 if task is not None and task_state(task) == "running":
                     ip = task_address(task, SETTINGS["network"])
             elif answers(f"http://{ip}:8888/api"):
