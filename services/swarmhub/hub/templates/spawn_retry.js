@@ -1,9 +1,9 @@
 // Part of the spawn form (swarmhub.hub.environments). A class logging in at once can
 // fill the hub's places for starting servers (concurrent_spawn_limit): the hub then
 // shows this form again with "Try again in N seconds", whether the start came from
-// the form or from a link. Rather than leave the student
-// to press Start again, the form puts back the choices made and asks again by itself
-// after that wait. The choices are kept in sessionStorage, for this tab alone.
+// the form or from a link. Rather than leave the student to press Start again, the
+// form puts back the choices made and asks again by itself after that wait. The
+// choices are kept in sessionStorage, for this tab alone.
 (function () {
   var form = document.getElementById("swarmhub-environment").form;
   var key = "swarmhub-spawn:" + window.location.pathname;
