@@ -5,10 +5,10 @@ commits on the hub's one event loop. In SQLite's default rollback-journal mode e
 commit waits for several fsyncs; while a class starts servers at once the disk is
 busy and those waits stalled every other request (a profile of a 40-server burst:
 an eighth of the event loop in commit). In WAL mode with synchronous=NORMAL a
-commit appends to the log without waiting for the disk: the database stays
-consistent through a crash of the hub or of its host, and a power loss can undo
-the last commits before it (a server started in that second is then an orphan the
-orphans watch removes; its files are untouched). WAL needs a local disk, which
+commit appends to the log without waiting for the disk: a crash of the hub loses
+nothing, and a crash or power loss of its host keeps the database consistent but
+can undo the last commits before it (a server started in that moment is then an
+orphan the orphans watch removes; its files are untouched). WAL needs a local disk, which
 the hub's database has (the hub host's data folder, never NFS).
 """
 
