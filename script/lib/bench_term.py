@@ -128,7 +128,7 @@ def start(count: int, servers: int, rate: float, prefix: str) -> None:
     outcomes, turned_away = start_servers(session, users[:servers], rate)
     report(f"{servers} servers at {rate}/s, each", outcomes)
     print(
-        f"  all running after {time.monotonic() - began:.1f} s; "
+        f"  the last start ended {time.monotonic() - began:.1f} s after the first was asked; "
         f"{turned_away} start(s) turned away first (too many starting), asked again",
         flush=True,
     )
