@@ -1,0 +1,172 @@
+"""The kernel tier: a hub VM and a node VM with Debian's real kernel (QEMU, no KVM),
+configured by site.yml over SSH with the storage roles, as at a real site.
+
+The session builds the image (cached by build-image's hash), boots both VMs,
+gives the hub a second disk for /home mounted with usrquota (what a site's
+operator prepares), then deploys the storage part of site.yml:
+``-t nfs,quotas,users,restuser,shares``. The tests read what users and
+operators see on the two VMs. Consoles and the deploy's log go to
+test-artifacts/kernel/.
+"""
+
+from __future__ import annotations
+
+import secrets
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.integration.ansible_run import ROOT, ansible_playbook
+from tests.kernel.vm import VM, bridge_up, run
+
+CACHE = Path("/var/cache/swarmhub-kernel")
+ARTIFACTS = ROOT / "test-artifacts" / "kernel"
+STORAGE_TAGS = "nfs,quotas,users,restuser,shares"
+# Small quotas so a test fills them in seconds; carl's comes from the users
+# file (users_list), the way an operator gives one student more room.
+QUOTA_SOFT_MB, QUOTA_HARD_MB = 20, 30
+CARL_SOFT_MB, CARL_HARD_MB = 60, 80
+USERS = [
+    {"name": "ann", "uid": 1001},
+    {"name": "bob", "uid": 1002},
+    {"name": "carl", "uid": 1003, "quota": {"soft": f"{CARL_SOFT_MB}M", "hard": f"{CARL_HARD_MB}M"}},
+    {"name": "dan", "uid": 1004},
+]
+SHARE = {"name": "handouts", "level": "private", "readers": ["bob"], "writers": ["ann"]}
+TIMINGS: dict[str, float] = {}
+
+
+def inventory(hub: VM, node: VM, key: Path) -> dict:
+    """Hosts and settings of the tier: a site's shape, with the proxy group naming
+    the hub VM (no proxy play runs with these tags, but validation wants one)."""
+    return {
+        "all": {
+            "vars": {
+                "ansible_user": "root",
+                "ansible_ssh_private_key_file": str(key),
+                "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null "
+                "-o LogLevel=ERROR",
+                "ansible_host_key_checking": False,
+                "ansible_python_interpreter": "/usr/bin/python3",
+                "swarmhub_public_url": "https://kernel-tier.invalid",
+                "swarmhub_auth": "shared_password",
+                "vault_shared_password": secrets.token_hex(12),
+                "vault_admin_password": secrets.token_hex(24),
+                "vault_backup_passphrase": secrets.token_hex(24),
+                "swarmhub_allowed_users": [u["name"] for u in USERS],
+                "swarmhub_admin_users": [],
+                "swarmhub_quota_soft": f"{QUOTA_SOFT_MB}M",
+                "swarmhub_quota_hard": f"{QUOTA_HARD_MB}M",
+                "users_list": USERS,
+                "swarmhub_shares": [SHARE],
+            },
+            "children": {
+                "proxy": {"hosts": {"proxy.kernel": {"ansible_host": hub.address}}},
+                "hub": {"hosts": {"hub.kernel": {"ansible_host": hub.address}}},
+                "nodes": {"hosts": {"node.kernel": {"ansible_host": node.address}}},
+            },
+        }
+    }
+
+
+def build_image() -> Path:
+    started = time.monotonic()
+    done = subprocess.run(
+        [str(ROOT / "tests/kernel/build-image"), str(CACHE)], capture_output=True, text=True, timeout=1800
+    )
+    assert done.returncode == 0, f"build-image failed:\n{done.stderr}"
+    TIMINGS["image (build or cache)"] = time.monotonic() - started
+    return Path(done.stdout.strip().splitlines()[-1])
+
+
+def home_disk(path: Path, size: str = "512M") -> Path:
+    """An empty ext4 filesystem for the hub's /home, made on this machine."""
+    path.unlink(missing_ok=True)
+    run(["truncate", "-s", size, str(path)])
+    run(["mkfs.ext4", "-q", "-L", "swarmhub-home", str(path)])
+    return path
+
+
+def prepare_hub(hub: VM) -> None:
+    """The operator's part: /home on its own disk, mounted with user quotas."""
+    hub.sh(
+        "grep -q swarmhub-home /etc/fstab || "
+        "echo 'LABEL=swarmhub-home /home ext4 defaults,usrquota 0 2' >>/etc/fstab; "
+        "mountpoint -q /home || mount /home"
+    )
+
+
+def mark_package_lists_fresh(*vms: VM) -> None:
+    """The image carries every package and the VMs have no route out, so the
+    lists it was built with are as fresh as they can be: say so to apt's
+    cache_valid_time, which would otherwise try the network."""
+    for vm in vms:
+        vm.sh("mkdir -p /var/lib/apt/periodic && touch /var/lib/apt/periodic/update-success-stamp")
+
+
+def deploy(inventory_file: Path, *args: str, log_name: str, timeout: float = 1500) -> subprocess.CompletedProcess:
+    done = ansible_playbook("-i", str(inventory_file), *args, timeout=timeout)
+    (ARTIFACTS / f"{log_name}.log").write_text(done.stdout + done.stderr)
+    return done
+
+
+class Cluster:
+    def __init__(self, hub: VM, node: VM, inventory_file: Path):
+        self.hub, self.node, self.inventory_file = hub, node, inventory_file
+
+    def ids(self, name: str) -> tuple[int, list[int]]:
+        """A hub account's uid and gids, as the spawner hands them to a server."""
+        uid = int(self.hub.sh(f"id -u {name}").stdout)
+        gids = [int(g) for g in self.hub.sh(f"id -G {name}").stdout.split()]
+        return uid, gids
+
+    def on_node_as(self, name: str, command: str, **kwargs) -> subprocess.CompletedProcess:
+        uid, gids = self.ids(name)
+        return self.node.as_user(uid, gids, command, **kwargs)
+
+    def deploy(self, *args: str, log_name: str) -> subprocess.CompletedProcess:
+        return deploy(self.inventory_file, *args, log_name=log_name)
+
+
+@pytest.fixture(scope="session")
+def kernel_cluster():
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    image = build_image()
+    work = ARTIFACTS / "vms"
+    subprocess.run(["rm", "-rf", str(work)], check=True)
+    work.mkdir(parents=True)
+    bridge_up()
+    hub = VM("hub", 10, image, work, extra_disks=[home_disk(work / "home.img")])
+    node = VM("node", 21, image, work)
+    try:
+        started = time.monotonic()
+        hub.start()
+        node.start()
+        hub.wait_ssh()
+        node.wait_ssh()
+        TIMINGS["boot both VMs"] = time.monotonic() - started
+        prepare_hub(hub)
+        mark_package_lists_fresh(hub, node)
+        inventory_file = ARTIFACTS / "inventory.yml"
+        inventory_file.write_text(yaml.safe_dump(inventory(hub, node, image / "id_ed25519")))
+        inventory_file.chmod(0o600)
+        started = time.monotonic()
+        done = deploy(inventory_file, "site.yml", "-t", STORAGE_TAGS, log_name="deploy")
+        TIMINGS["deploy (storage roles)"] = time.monotonic() - started
+        assert done.returncode == 0, f"deploy failed (test-artifacts/kernel/deploy.log):\n{done.stdout[-6000:]}"
+        yield Cluster(hub, node, inventory_file)
+    finally:
+        for vm in (node, hub):
+            vm.stop()
+        # the generated passwords go with the run
+        (ARTIFACTS / "inventory.yml").unlink(missing_ok=True)
+
+
+def pytest_terminal_summary(terminalreporter):
+    if TIMINGS:
+        terminalreporter.section("kernel tier timings")
+        for what, seconds in TIMINGS.items():
+            terminalreporter.write_line(f"{what}: {seconds:.0f} s")
