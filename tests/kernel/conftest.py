@@ -11,14 +11,17 @@ test-artifacts/kernel/.
 
 from __future__ import annotations
 
+import os
 import secrets
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
 import pytest
 import yaml
 
+from swarmhub.hub.shares import accessible_shares, group_ids, parse_shares, user_groups
 from tests.integration.ansible_run import ROOT, ansible_playbook
 from tests.kernel.vm import VM, bridge_up, run
 
@@ -36,6 +39,8 @@ USERS = [
     {"name": "dan", "uid": 1004},
 ]
 SHARE = {"name": "handouts", "level": "private", "readers": ["bob"], "writers": ["ann"]}
+# The same share as the hub's settings give it to the spawner.
+SHARE_SETTING = {**SHARE, "path": "/srv/shares/handouts"}
 TIMINGS: dict[str, float] = {}
 
 
@@ -118,10 +123,19 @@ class Cluster:
         self.hub, self.node, self.inventory_file = hub, node, inventory_file
 
     def ids(self, name: str) -> tuple[int, list[int]]:
-        """A hub account's uid and gids, as the spawner hands them to a server."""
-        uid = int(self.hub.sh(f"id -u {name}").stdout)
-        gids = [int(g) for g in self.hub.sh(f"id -G {name}").stdout.split()]
-        return uid, gids
+        """The uid and gids a server of `name` runs with: the account's uid and gid,
+        and the share groups the spawner's own functions give it (spawner.share_access)."""
+        uid, gid = (int(x) for x in self.hub.sh(f"id -u {name}; id -g {name}").stdout.split())
+        with tempfile.NamedTemporaryFile("w", suffix=".group") as group_file:
+            group_file.write(self.hub.sh("cat /etc/group").stdout)
+            group_file.flush()
+            groups = user_groups(name, gid, group_file.name)
+            accesses = accessible_shares(parse_shares([SHARE_SETTING]), name, set(groups))
+            wanted = [a.share.read_group for a in accesses]
+            wanted += [a.share.write_group for a in accesses if a.writable]
+            share_gids = group_ids(group_file.name, wanted)
+        assert set(share_gids) == set(wanted), f"share groups missing on the hub: {wanted}"
+        return uid, [gid, *sorted(share_gids.values())]
 
     def on_node_as(self, name: str, command: str, **kwargs) -> subprocess.CompletedProcess:
         uid, gids = self.ids(name)
@@ -131,10 +145,27 @@ class Cluster:
         return deploy(self.inventory_file, *args, log_name=log_name)
 
 
+def reused_cluster(image: Path) -> Cluster | None:
+    """SWARMHUB_KERNEL_REUSE=1 (for iterating on tests): the VMs a session left
+    running (with SWARMHUB_KERNEL_REUSE=1 too), as they are."""
+    inventory_file = ARTIFACTS / "inventory.yml"
+    if os.environ.get("SWARMHUB_KERNEL_REUSE") != "1" or not inventory_file.exists():
+        return None
+    work = ARTIFACTS / "vms"
+    hub, node = VM("hub", 10, image, work), VM("node", 21, image, work)
+    for vm in (hub, node):
+        vm.wait_ssh(timeout=10)
+    return Cluster(hub, node, inventory_file)
+
+
 @pytest.fixture(scope="session")
 def kernel_cluster():
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     image = build_image()
+    reused = reused_cluster(image)
+    if reused is not None:
+        yield reused
+        return
     work = ARTIFACTS / "vms"
     subprocess.run(["rm", "-rf", str(work)], check=True)
     work.mkdir(parents=True)
@@ -159,6 +190,8 @@ def kernel_cluster():
         assert done.returncode == 0, f"deploy failed (test-artifacts/kernel/deploy.log):\n{done.stdout[-6000:]}"
         yield Cluster(hub, node, inventory_file)
     finally:
+        if os.environ.get("SWARMHUB_KERNEL_REUSE") == "1":
+            return
         for vm in (node, hub):
             vm.stop()
         # the generated passwords go with the run
