@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from swarmhub.backup import duplicity as dup
+from swarmhub.backup import restore
 from swarmhub.backup.__main__ import parse_args
 from swarmhub.backup.config import BackupConfig, config_from_env
 from swarmhub.backup.drill import DrillResult, files_inside_homes, listed_paths
@@ -315,6 +316,28 @@ def test_gpg_failure_becomes_wrong_passphrase_advice():
     message = dup.failure_message(result, "restore", config())
     assert message.startswith("restore failed: wrong passphrase")
     assert "check vault_backup_passphrase" in message
+
+
+QUOTA_TRACEBACK = """Traceback (innermost last):
+  File "/opt/backup/lib/duplicity/path.py", line 412, in copy_attribs
+    os.chown(other.name, self.stat.st_uid, self.stat.st_gid)
+OSError: [Errno 122] Disk quota exceeded: b'/home/.swarmhub-restore/ann-x1/out/work/data.bin'
+"""
+
+
+def test_a_restore_stopped_by_the_quota_says_so_and_what_to_do():
+    result = dup.DuplicityResult(30, QUOTA_TRACEBACK, "", ())
+    assert dup.quota_exceeded(result)
+    when = datetime(2026, 12, 1, tzinfo=UTC)
+    message = restore._restore_failure(config(), result, "ann", "work", None, True, when)
+    assert message.startswith(
+        "restoring /home/ann/work stopped: it does not fit in ann's disk quota"
+    )
+    assert "Disk quota exceeded" in message and "nothing was changed in /home/ann" in message
+    assert "raise the quota (users.yml" in message
+    assert not dup.quota_exceeded(
+        dup.DuplicityResult(30, "OSError: [Errno 28] No space left", "", ())
+    )
 
 
 def test_other_failures_quote_duplicitys_error():

@@ -8,6 +8,7 @@ depends on the wording of its human output.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import subprocess
@@ -35,6 +36,8 @@ _WRONG_KEY_MARKERS = (
     "no secret key",
     "bad passphrase",
 )
+# the kernel's words when a write, or a chown to the user, would pass the hard quota
+QUOTA_EXCEEDED = os.strerror(errno.EDQUOT)
 _CONTROL_LINE = re.compile(r"^(DEBUG|INFO|NOTICE|WARNING|ERROR) (\d+)")
 _SET_LINE = re.compile(r"^ (full|inc) (\d{8}T\d{6}Z) (\d+) (enc|noenc)$")
 # print()s duplicity 3.2 leaves in its file handling; noise to an operator
@@ -262,6 +265,12 @@ def wrong_passphrase(result: DuplicityResult) -> bool:
     return any(marker in text for marker in _WRONG_KEY_MARKERS) and (
         CODE_GPG_FAILED in result.error_codes or "gpg" in text
     )
+
+
+def quota_exceeded(result: DuplicityResult) -> bool:
+    """duplicity stopped on a disk quota (restoring as root, its chown of a file to
+    the user moves the file's blocks to the user's quota, which the kernel refuses)."""
+    return QUOTA_EXCEEDED in result.output or QUOTA_EXCEEDED in result.log
 
 
 def failure_message(result: DuplicityResult, what: str, config: BackupConfig) -> str:

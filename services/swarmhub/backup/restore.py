@@ -226,6 +226,15 @@ def _restore_failure(
     home_exists: bool,
     backup_time: datetime,
 ) -> str:
+    if dup.quota_exceeded(result):
+        # the sidecar has no CAP_SYS_RESOURCE: the kernel holds restores to the quota
+        what = f"{config.source}/{user}" + (f"/{sub}" if sub else "")
+        return (
+            f"restoring {what} stopped: it does not fit in {user}'s disk quota (the kernel "
+            f"said: {dup.QUOTA_EXCEEDED}); nothing was changed in {config.source}/{user}. "
+            "Free space in the home, or raise the quota (users.yml with a quota for the user; "
+            "README, Users, admins and quotas), then restore again"
+        )
     if dup.CODE_RESTORE_PATH_NOT_FOUND in result.error_codes:
         when = iso(backup_time)
         if sub is None:
