@@ -16,7 +16,7 @@ import pytest
 
 # seconds per test, by tier: the slowest test of each tier, measured, times
 # about three (cluster: a deploy inside a test, 3 to 5 minutes cold)
-TIER_LIMITS = {"unit": 120, "integration": 600, "cluster": 900}
+TIER_LIMITS = {"unit": 120, "integration": 600, "kernel": 600, "cluster": 900}
 
 
 def tier_of(item: pytest.Item) -> str | None:

@@ -36,17 +36,26 @@ def write_mb(cluster, user: str, name: str, mb: int, *, check: bool = True):
     """`mb` MiB written to ~/NAME on the node as `user`, flushed to the hub (fsync:
     over NFS, a quota error may come only when the data leaves the client)."""
     path = f"/home/{user}/{name}"
-    return cluster.on_node_as(user, f"dd if=/dev/zero of={path} bs=1M count={mb} conv=fsync", check=check)
+    return cluster.on_node_as(
+        user, f"dd if=/dev/zero of={path} bs=1M count={mb} conv=fsync", check=check
+    )
 
 
 def quota_kib(cluster, user: str) -> dict[str, str]:
     """`quota` of the user on the hub host: blocks used, soft, hard (KiB), the end of
     the grace (seconds since the epoch, 0 for none) and whether over the soft limit."""
     # exits 1 when the user is over a limit
-    out = cluster.hub.sh(f"quota --user --no-wrap --raw-grace --filesystem=/home {user} || true").stdout
+    out = cluster.hub.sh(
+        f"quota --user --no-wrap --raw-grace --filesystem=/home {user} || true"
+    ).stdout
     fields = out.strip().splitlines()[-1].split()
-    return {"used": fields[1].rstrip("*"), "soft": fields[2], "hard": fields[3], "grace": fields[4],
-            "over_soft": str(fields[1].endswith("*"))}  # fmt: skip
+    return {
+        "used": fields[1].rstrip("*"),
+        "soft": fields[2],
+        "hard": fields[3],
+        "grace": fields[4],
+        "over_soft": str(fields[1].endswith("*")),
+    }
 
 
 def remove(cluster, user: str, *names: str) -> None:
@@ -54,7 +63,7 @@ def remove(cluster, user: str, *names: str) -> None:
     them gone: the NFS server keeps a closed file open a few seconds (its file
     cache), and the blocks come back only when it lets go."""
     paths = " ".join(f"/home/{user}/{n}" for n in names)
-    cluster.on_node_as(user, f"rm -f {paths}")
+    cluster.on_node_as(user, f"rm -rf {paths}")
     deadline = time.monotonic() + 60
     while int(quota_kib(cluster, user)["used"]) > 1024:
         assert time.monotonic() < deadline, f"{user}'s quota still counts {paths} after 60 s"
@@ -70,7 +79,9 @@ def test_over_the_hard_quota_a_write_fails_and_others_keep_writing(cluster):
         assert QUOTA_HARD_MB * 1024 - 1024 <= used <= QUOTA_HARD_MB * 1024 + 16, used
         # ann is full; bob is not held back by her
         write_mb(cluster, "bob", "while-ann-is-full", 5)
-        assert cluster.hub.sh("stat -c %s /home/bob/while-ann-is-full").stdout.strip() == str(5 << 20)
+        assert cluster.hub.sh("stat -c %s /home/bob/while-ann-is-full").stdout.strip() == str(
+            5 << 20
+        )
     finally:
         remove(cluster, "ann", "fill")
         remove(cluster, "bob", "while-ann-is-full")
@@ -108,7 +119,9 @@ def test_a_per_user_quota_from_group_vars_takes_effect(cluster):
 
 def test_users_yml_sets_a_quota_that_takes_effect(cluster):
     users_file = ARTIFACTS / "users-dan.yml"
-    users_file.write_text(yaml.safe_dump({"users": [{"name": "dan", "quota": {"soft": "90M", "hard": "100M"}}]}))
+    users_file.write_text(
+        yaml.safe_dump({"users": [{"name": "dan", "quota": {"soft": "90M", "hard": "100M"}}]})
+    )
     done = cluster.deploy("users.yml", "-e", f"users_file={users_file}", log_name="users-dan")
     assert done.returncode == 0, done.stdout[-4000:]
     quota = quota_kib(cluster, "dan")
@@ -126,7 +139,10 @@ def test_an_account_restuser_makes_at_first_login_gets_the_default_quota(cluster
     answer = cluster.hub.sh(f"python3 -c {script} eve").stdout
     assert answer.startswith(("201", "200")), answer
     quota = quota_kib(cluster, "eve")
-    assert (int(quota["soft"]), int(quota["hard"])) == (QUOTA_SOFT_MB * 1024, QUOTA_HARD_MB * 1024), quota
+    assert (int(quota["soft"]), int(quota["hard"])) == (
+        QUOTA_SOFT_MB * 1024,
+        QUOTA_HARD_MB * 1024,
+    ), quota
     done = write_mb(cluster, "eve", "fill", QUOTA_HARD_MB + 5, check=False)
     remove(cluster, "eve", "fill")
     assert done.returncode != 0 and EXCEEDED in done.stderr, done.stderr

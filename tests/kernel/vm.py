@@ -18,12 +18,17 @@ from pathlib import Path
 BRIDGE = "swhk0"
 BRIDGE_ADDRESS = "10.213.9.1/24"
 SSH_OPTIONS = [
-    "-o", "StrictHostKeyChecking=no",
-    "-o", "UserKnownHostsFile=/dev/null",
-    "-o", "LogLevel=ERROR",
-    "-o", "ConnectTimeout=5",
-    "-o", "BatchMode=yes",
-]  # fmt: skip
+    "-o",
+    "StrictHostKeyChecking=no",
+    "-o",
+    "UserKnownHostsFile=/dev/null",
+    "-o",
+    "LogLevel=ERROR",
+    "-o",
+    "ConnectTimeout=5",
+    "-o",
+    "BatchMode=yes",
+]
 
 
 def run(argv: list[str], **kwargs) -> subprocess.CompletedProcess:
@@ -73,44 +78,85 @@ class VM:
     def start(self) -> None:
         overlay = self.workdir / f"{self.name}.qcow2"
         if not overlay.exists():
-            run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw",
-                 "-b", str(self.image / "rootfs.img"), str(overlay)])  # fmt: skip
+            run(
+                [
+                    "qemu-img",
+                    "create",
+                    "-q",
+                    "-f",
+                    "qcow2",
+                    "-F",
+                    "raw",
+                    "-b",
+                    str(self.image / "rootfs.img"),
+                    str(overlay),
+                ]
+            )
         tap_up(self.tap)
         disks = [overlay, *self.extra_disks]
         argv = [
-            "qemu-system-x86_64", "-accel", "tcg", "-m", str(self.memory_mb), "-smp", "1",
-            "-nodefaults", "-no-user-config", "-display", "none",
-            "-kernel", str(self.image / "vmlinuz"), "-initrd", str(self.image / "initrd.img"),
-            "-append", f"root=/dev/vda rw console=ttyS0 systemd.hostname={self.name} quiet",
-            "-netdev", f"tap,id=net0,ifname={self.tap},script=no,downscript=no",
-            "-device", f"virtio-net-pci,netdev=net0,mac=52:54:00:5a:00:{self.host}",
-            "-serial", f"file:{self.console}",
-        ]  # fmt: skip
+            "qemu-system-x86_64",
+            "-accel",
+            "tcg",
+            "-m",
+            str(self.memory_mb),
+            "-smp",
+            "1",
+            "-nodefaults",
+            "-no-user-config",
+            "-display",
+            "none",
+            "-kernel",
+            str(self.image / "vmlinuz"),
+            "-initrd",
+            str(self.image / "initrd.img"),
+            "-append",
+            f"root=/dev/vda rw console=ttyS0 systemd.hostname={self.name} quiet",
+            "-netdev",
+            f"tap,id=net0,ifname={self.tap},script=no,downscript=no",
+            "-device",
+            f"virtio-net-pci,netdev=net0,mac=52:54:00:5a:00:{self.host}",
+            "-serial",
+            f"file:{self.console}",
+        ]
         for disk in disks:
             fmt = "qcow2" if disk.suffix == ".qcow2" else "raw"
             argv += ["-drive", f"file={disk},if=virtio,format={fmt},cache=unsafe"]
-        self.process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                        stderr=(self.workdir / f"{self.name}.qemu.log").open("w"))  # fmt: skip
+        self.process = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=(self.workdir / f"{self.name}.qemu.log").open("w"),
+        )
 
     def ssh_argv(self, command: str) -> list[str]:
         key = self.image / "id_ed25519"
         return ["ssh", "-i", str(key), *SSH_OPTIONS, f"root@{self.address}", command]
 
-    def sh(self, command: str, *, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess:
+    def sh(
+        self, command: str, *, check: bool = True, timeout: float = 300
+    ) -> subprocess.CompletedProcess:
         """Run a shell command in the VM as root; its output, text."""
-        done = subprocess.run(self.ssh_argv(command), text=True, capture_output=True, timeout=timeout)
+        done = subprocess.run(
+            self.ssh_argv(command), text=True, capture_output=True, timeout=timeout
+        )
         if check and done.returncode != 0:
             raise AssertionError(
-                f"{self.name}: {command!r} exited {done.returncode}\nstdout: {done.stdout}\nstderr: {done.stderr}"
+                f"{self.name}: {command!r} exited {done.returncode}\n"
+                f"stdout: {done.stdout}\nstderr: {done.stderr}"
             )
         return done
 
-    def as_user(self, uid: int, gids: list[int], command: str, **kwargs) -> subprocess.CompletedProcess:
+    def as_user(
+        self, uid: int, gids: list[int], command: str, **kwargs
+    ) -> subprocess.CompletedProcess:
         """Run a command as a uid and groups that have no account in this VM, the way
         a user's server on a node does (numbers only, over NFS's AUTH_SYS)."""
         groups = ",".join(str(g) for g in gids)
-        wrapped = (f"setpriv --reuid={uid} --regid={gids[0]} --groups={groups} "
-                   f"sh -c {shlex.quote(command)}")  # fmt: skip
+        wrapped = (
+            f"setpriv --reuid={uid} --regid={gids[0]} --groups={groups} "
+            f"sh -c {shlex.quote(command)}"
+        )
         return self.sh(wrapped, **kwargs)
 
     def wait_ssh(self, timeout: float = 600) -> float:
@@ -130,7 +176,10 @@ class VM:
         """Until SSH stops answering (a reboot has begun)."""
         start = time.monotonic()
         while time.monotonic() - start < timeout:
-            if subprocess.run(self.ssh_argv("true"), capture_output=True, timeout=30).returncode != 0:
+            if (
+                subprocess.run(self.ssh_argv("true"), capture_output=True, timeout=30).returncode
+                != 0
+            ):
                 return
             time.sleep(1)
         raise AssertionError(f"{self.name} still answers SSH {timeout:.0f} s after the reboot")
