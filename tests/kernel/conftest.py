@@ -23,7 +23,7 @@ import yaml
 
 from swarmhub.hub.shares import accessible_shares, group_ids, parse_shares, user_groups
 from tests.integration.ansible_run import ROOT, ansible_playbook
-from tests.kernel.vm import SSH_OPTIONS, VM, bridge_up, run
+from tests.kernel.vm import SSH_OPTIONS, VM, bridge_down, bridge_up, run
 
 CACHE = Path("/var/cache/swarmhub-kernel")
 ARTIFACTS = ROOT / "test-artifacts" / "kernel"
@@ -214,6 +214,7 @@ def kernel_cluster():
         if os.environ.get("SWARMHUB_KERNEL_REUSE") != "1":
             for vm in (node, hub):
                 vm.stop()
+            bridge_down()
             # the generated passwords go with the run
             (ARTIFACTS / "inventory.yml").unlink(missing_ok=True)
 

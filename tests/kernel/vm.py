@@ -44,6 +44,10 @@ def bridge_up() -> None:
     run(["ip", "link", "set", BRIDGE, "up"])
 
 
+def bridge_down() -> None:
+    subprocess.run(["ip", "link", "delete", BRIDGE], capture_output=True)
+
+
 def tap_up(name: str) -> None:
     subprocess.run(["ip", "link", "delete", name], capture_output=True)
     run(["ip", "tuntap", "add", "dev", name, "mode", "tap"])
