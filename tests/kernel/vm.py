@@ -3,13 +3,15 @@
 Each VM boots Debian's cloud kernel from the image build-image makes, on a
 copy-on-write overlay of its disk, with one network card on the bridge
 ``swhk0`` (10.213.9.0/24; this machine is .1). The bridge has no route out and
-no NAT: the VMs reach this machine and each other, nothing else. Nothing here
+no NAT: the VMs reach this machine and each other, nothing else (the one
+iptables rule added lets frames between the VMs through, nothing more). Nothing here
 runs as a daemon: the QEMU processes belong to the test session.
 """
 
 from __future__ import annotations
 
 import shlex
+import shutil
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -35,17 +37,31 @@ def run(argv: list[str], **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run(argv, check=True, text=True, capture_output=True, **kwargs)
 
 
+# Frames between the VMs cross the bridge; with the container engine running,
+# br_netfilter passes them through iptables' FORWARD chain, whose policy the
+# engine sets to DROP (a per-bridge nf_call_iptables 0 cannot override the
+# engine's global setting). This rule lets the bridge's own traffic through.
+FORWARD_RULE = ["FORWARD", "-i", BRIDGE, "-o", BRIDGE, "-j", "ACCEPT"]
+
+
 def bridge_up() -> None:
-    """The bridge, made once. Bridged frames skip iptables (nf_call_iptables 0):
-    the engine's FORWARD policy here is DROP, and NFS between the VMs is forwarded."""
+    """The bridge, made once, and its traffic let through iptables if there is one."""
     if subprocess.run(["ip", "link", "show", BRIDGE], capture_output=True).returncode != 0:
-        run(["ip", "link", "add", BRIDGE, "type", "bridge", "nf_call_iptables", "0"])
+        run(["ip", "link", "add", BRIDGE, "type", "bridge"])
         run(["ip", "address", "add", BRIDGE_ADDRESS, "dev", BRIDGE])
     run(["ip", "link", "set", BRIDGE, "up"])
+    if shutil.which("iptables") and not _forward_rule("-C"):
+        run(["iptables", "-I", *FORWARD_RULE])
 
 
 def bridge_down() -> None:
     subprocess.run(["ip", "link", "delete", BRIDGE], capture_output=True)
+    while shutil.which("iptables") and _forward_rule("-C"):
+        run(["iptables", "-D", *FORWARD_RULE])
+
+
+def _forward_rule(action: str) -> bool:
+    return subprocess.run(["iptables", action, *FORWARD_RULE], capture_output=True).returncode == 0
 
 
 def tap_up(name: str) -> None:
