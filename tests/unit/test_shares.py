@@ -1,6 +1,12 @@
 import pytest
 
-from swarmhub.hub.shares import accessible_shares, group_ids, parse_shares, user_groups
+from swarmhub.hub.shares import (
+    accessible_shares,
+    group_ids,
+    groups_past_auth_sys,
+    parse_shares,
+    user_groups,
+)
 
 SHARES = parse_shares(
     [
@@ -53,3 +59,9 @@ def test_groups_from_the_group_file(tmp_path):
     assert user_groups("bob", 1002, str(group)) == {"tas": 2000}
     assert user_groups("ann", 1001, str(group)) == {"ann": 1001}
     assert group_ids(str(group), ["share-grades", "share-nope"]) == {"share-grades": 999}
+
+
+def test_groups_past_the_16_that_nfs_carries_are_named():
+    gids = {f"share-s{i}": 2000 + i for i in range(18)}
+    assert groups_past_auth_sys(gids) == ["share-s16", "share-s17"]
+    assert groups_past_auth_sys(dict(list(gids.items())[:16])) == []

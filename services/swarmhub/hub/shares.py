@@ -119,5 +119,17 @@ def group_ids(group_file: str, names: Iterable[str]) -> dict[str, int]:
     return found
 
 
+# NFS with AUTH_SYS carries at most 16 supplementary groups in a request, and a
+# Linux client sends the lowest 16 gids: over NFS a process loses the access of
+# every group past them (README, "What NFS trusts").
+AUTH_SYS_MAX_GROUPS = 16
+
+
+def groups_past_auth_sys(gids: dict[str, int]) -> list[str]:
+    """Names of the groups whose access NFS would drop for a process holding `gids`."""
+    kept = set(sorted(set(gids.values()))[:AUTH_SYS_MAX_GROUPS])
+    return sorted(name for name, gid in gids.items() if gid not in kept)
+
+
 def share_mount_target(share: Share) -> str:
     return f"{SHARES_MOUNT_ROOT}/{share.name}"

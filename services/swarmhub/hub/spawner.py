@@ -66,8 +66,10 @@ from .service_spec import (
     share_mounts,
 )
 from .shares import (
+    AUTH_SYS_MAX_GROUPS,
     accessible_shares,
     group_ids,
+    groups_past_auth_sys,
     parse_shares,
     user_groups,
 )
@@ -399,6 +401,15 @@ class SwarmUserSpawner(SwarmSpawner):
             ", ".join(f"{a.share.name}({'rw' if a.writable else 'ro'})" for a in accesses)
             or "none",
         )
+        dropped = groups_past_auth_sys(gids)
+        if dropped:
+            self.log.warning(
+                "Server %s gets %d share groups; NFS carries %d: over NFS it loses %s",
+                self.service_name,
+                len(gids),
+                AUTH_SYS_MAX_GROUPS,
+                ", ".join(dropped),
+            )
         return share_mounts(accesses), sorted(set(gids.values()))
 
     async def create_object(self) -> dict[str, Any]:
