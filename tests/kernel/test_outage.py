@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from tests.cluster.trial import wait_until
 from tests.kernel.conftest import TIMINGS
 
 # A writer as a notebook would be: 64 KiB at a time, each flushed, a tenth of
@@ -45,14 +46,6 @@ def cluster(kernel_cluster):
     return kernel_cluster
 
 
-def wait_for(what: str, condition, timeout: float, interval: float = 1.0) -> float:
-    start = time.monotonic()
-    while not condition():
-        assert time.monotonic() - start < timeout, f"{what}: not after {timeout:.0f} s"
-        time.sleep(interval)
-    return time.monotonic() - start
-
-
 def test_a_write_during_an_nfs_server_restart_waits_and_loses_nothing(cluster):
     node, hub = cluster.node, cluster.hub
     node.sh("head -c 12M /dev/urandom >/var/tmp/payload && chmod 644 /var/tmp/payload")
@@ -66,7 +59,7 @@ def test_a_write_during_an_nfs_server_restart_waits_and_loses_nothing(cluster):
         ">/var/tmp/writer.out 2>&1 </dev/null &"
     )
     size = lambda: int(hub.sh("stat -c %s /home/dan/payload 2>/dev/null || echo 0").stdout)  # noqa: E731
-    wait_for("the writer has begun", lambda: size() > 0, timeout=120, interval=0.2)
+    wait_until("the writer has begun", lambda: size() > 0, timeout=120, interval=0.2)
 
     hub.sh("systemctl stop nfs-server")
     try:
@@ -79,7 +72,7 @@ def test_a_write_during_an_nfs_server_restart_waits_and_loses_nothing(cluster):
     finally:
         hub.sh("systemctl start nfs-server")
 
-    wait_for(
+    wait_until(
         "the writer has finished",
         lambda: node.sh("test -s /var/tmp/writer.rc", check=False).returncode == 0,
         timeout=300,
