@@ -197,8 +197,10 @@ def kernel_cluster():
         prepare_hub(hub)
         mark_package_lists_fresh(hub, node)
         inventory_file = ARTIFACTS / "inventory.yml"
+        # it holds the run's generated passwords: root's only from the start
+        inventory_file.unlink(missing_ok=True)
+        inventory_file.touch(mode=0o600)
         inventory_file.write_text(yaml.safe_dump(inventory(hub, node, image / "id_ed25519")))
-        inventory_file.chmod(0o600)
         started = time.monotonic()
         done = deploy(inventory_file, "site.yml", "-t", STORAGE_TAGS, log_name="deploy")
         TIMINGS["deploy (storage roles)"] = time.monotonic() - started
