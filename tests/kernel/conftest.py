@@ -136,10 +136,18 @@ class Cluster:
     ):
         self.hub, self.node, self.inventory_file = hub, node, inventory_file
         self.second_deploy = second_deploy
+        # name -> (uid, gids): no test changes an account's ids or share groups
+        self._ids: dict[str, tuple[int, list[int]]] = {}
 
     def ids(self, name: str) -> tuple[int, list[int]]:
         """The uid and gids a server of `name` runs with: the account's uid and gid,
-        and the share groups the spawner's own functions give it (spawner.share_access)."""
+        and the share groups the spawner's own functions give it (spawner.share_access).
+        Read from the hub once per user: each SSH round trip costs a second under TCG."""
+        if name not in self._ids:
+            self._ids[name] = self._read_ids(name)
+        return self._ids[name]
+
+    def _read_ids(self, name: str) -> tuple[int, list[int]]:
         uid, gid = (int(x) for x in self.hub.sh(f"id -u {name}; id -g {name}").stdout.split())
         with tempfile.NamedTemporaryFile("w", suffix=".group") as group_file:
             group_file.write(self.hub.sh("cat /etc/group").stdout)
