@@ -63,4 +63,10 @@ elif [ "$PWD" = / ] && [ -d "$HOME" ]; then
   cd "$HOME"
 fi
 
+# A course's formgrader (roles/courses): nbgrader's instructor tools on. The
+# folder comes before the image's own settings, which turn them off.
+if [ "${SWARMHUB_NBGRADER_ROLE:-}" = formgrader ]; then
+  export JUPYTER_CONFIG_PATH=/opt/notebook/etc/jupyter-formgrader
+fi
+
 exec setpriv --no-new-privs -- "$@"

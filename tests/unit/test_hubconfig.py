@@ -684,3 +684,39 @@ def test_orphans_watch_runs_in_the_hub_with_read_scopes_only(settings):
     (role,) = [r for r in hub.load_roles if r["name"] == "swarmhub-orphans"]
     assert role["scopes"] == ["list:users", "read:users:name", "read:servers"]
     assert role["services"] == ["swarmhub-orphans"]
+
+
+# --- courses ----------------------------------------------------------------------------
+
+
+def test_courses_open_each_formgrader_to_its_staff_and_the_exchange_to_servers(settings, tmp_path):
+    group = tmp_path / "group"
+    group.write_text("tas:x:3001:tom,tia\nswarmhub-users:x:100:ann,bob\n")
+    settings.update(
+        group_file=str(group),
+        exchange_url="http://10.213.128.5:8090",
+        courses=[
+            {"name": "intro", "instructors": ["ida"], "graders": ["@tas"], "students": ["ann"]},
+            {"name": "stats", "instructors": ["sam"], "students": ["bob"]},
+        ],
+    )
+    c = configured(settings)
+    roles = {r["name"]: r for r in c.JupyterHub.load_roles}
+    assert roles["formgrader-intro-users"]["users"] == ["ida", "tia", "tom"]
+    assert roles["formgrader-intro-users"]["scopes"] == ["access:services!service=formgrader-intro"]
+    assert roles["formgrader-stats-users"]["users"] == ["sam"]
+    assert "access:services!service=exchange" in roles["user"]["scopes"]
+    assert "access:services!service=exchange" in c.Spawner.server_token_scopes
+    assert c.Spawner.environment["SWARMHUB_EXCHANGE_URL"] == "http://10.213.128.5:8090"
+
+
+def test_without_courses_servers_get_the_hubs_default_token(settings):
+    c = configured(settings)
+    assert "server_token_scopes" not in c.Spawner
+    assert "formgrader" not in " ".join(r["name"] for r in c.JupyterHub.load_roles)
+
+
+def test_courses_without_an_exchange_are_refused(settings):
+    settings["courses"] = [{"name": "intro", "students": ["ann"]}]
+    with pytest.raises(ValueError, match="courses need exchange_url"):
+        configured(settings)

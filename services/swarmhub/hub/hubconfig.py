@@ -15,7 +15,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..common import usernames
+from ..common import exchange_protocol, usernames
+from ..common.courses import expand, members_of_groups, parse_courses
 from .authenticators import SwarmhubGoogleOAuthenticator, SwarmhubSharedPasswordAuthenticator
 from .database import use_write_ahead_log
 from .google_names import normalize_email
@@ -62,6 +63,7 @@ def configure(c: Any, settings: Mapping[str, Any]) -> None:
     configure_spawner(c, settings)
     configure_authenticator(c, settings)
     configure_ops_service(c, settings)
+    configure_courses(c, settings)
 
 
 # What the operator's commands (script/bench, admins.yml, later restore and status)
@@ -143,6 +145,49 @@ def configure_ops_service(c: Any, settings: Mapping[str, Any]) -> None:
         )
     c.JupyterHub.services = services
     c.JupyterHub.load_roles = [*_load_roles(c), *roles, instructors]
+
+
+# The course exchange's hub service (roles/courses): every server's token may call it,
+# and the exchange itself decides who may do what in which course.
+EXCHANGE_SERVICE = "exchange"
+# The scopes of a server's own token: the hub's default server role, plus the exchange.
+SERVER_TOKEN_SCOPES = ["users:activity!user", "access:servers!server"]
+
+
+def configure_courses(c: Any, settings: Mapping[str, Any]) -> None:
+    """nbgrader courses: each server's token reaches the exchange; each course's
+    formgrader (a hub service, formgrader-NAME) opens for its instructors and graders.
+
+    Roles, not hub groups: a role's users are made exact at every hub start, so
+    someone taken out of a course loses its formgrader (load_groups only adds).
+    """
+    settings = filled(settings)
+    courses = parse_courses(settings["courses"])
+    if not courses:
+        return
+    exchange_scope = f"access:services!service={EXCHANGE_SERVICE}"
+    c.Spawner.server_token_scopes = [*SERVER_TOKEN_SCOPES, exchange_scope]
+    c.Spawner.environment = {
+        **_spawner_environment(c),
+        exchange_protocol.URL_ENV: settings["exchange_url"],
+    }
+    groups = members_of_groups(settings["group_file"])
+    roles = [{"name": "user", "scopes": ["self", exchange_scope]}]
+    for course in courses:
+        service = exchange_protocol.formgrader_service(course.name)
+        roles.append(
+            {
+                "name": f"{service}-users",
+                "description": f"Instructors and graders of {course.name}: its formgrader",
+                "scopes": [f"access:services!service={service}"],
+                "users": sorted(expand(course.staff, groups)),
+            }
+        )
+    c.JupyterHub.load_roles = [*_load_roles(c), *roles]
+
+
+def _spawner_environment(c: Any) -> dict[str, str]:
+    return dict(c.Spawner.environment) if "environment" in c.Spawner else {}
 
 
 def configure_hub(c: Any, settings: Mapping[str, Any]) -> None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..common import usernames
+from ..common.courses import parse_courses
 from .environments import parse_environments
 from .google_names import domain_labels, normalize_email
 from .shares import parse_shares
@@ -159,6 +160,13 @@ SERVICE: dict[str, Key] = {
     "for_instructors": Key(BOOL, False, doc="the instructors may open its page"),
 }
 
+COURSE: dict[str, Key] = {
+    "name": Key(STR, doc="the course's name (also its nbgrader course id)"),
+    "instructors": Key(LIST, [], _names, "user names or @groups"),
+    "graders": Key(LIST, [], _names, "user names or @groups"),
+    "students": Key(LIST, [], _names, "user names or @groups"),
+}
+
 GOOGLE: dict[str, Key] = {
     "kind": Key(STR),
     "client_id": Key(STR, doc="the OAuth client's id"),
@@ -216,6 +224,10 @@ SETTINGS: dict[str, Key] = {
     "data_dir": Key(STR, "", doc="the course data, mounted read-only in servers"),
     "shares": Key(
         LIST, [], doc="shared folders and who reads or writes them", ansible="swarmhub_shares"
+    ),
+    "courses": Key(LIST, [], doc="nbgrader courses and their people", ansible="swarmhub_courses"),
+    "exchange_url": Key(
+        STR, None, doc="the course exchange on the overlay network (null: no courses)"
     ),
     "project_limit": Key(
         INT, 5, _at_least_one, "most projects per user", ansible="jupyterhub_project_limit"
@@ -448,6 +460,16 @@ def check(settings: Any) -> tuple[dict[str, Any], list[str]]:
         except ValueError as e:
             problems.append(str(e).removeprefix("hub settings: "))
     result["shares"] = shares
+    courses, found = _each(result["courses"], COURSE, "courses")
+    problems += found
+    if not found:
+        try:
+            parse_courses(courses)
+        except ValueError as e:
+            problems.append(str(e))
+    result["courses"] = courses
+    if courses and not result["exchange_url"]:
+        problems.append("courses need exchange_url (the course exchange)")
     result["services"], found = _each(result["services"], SERVICE, "services")
     problems += found
     if result["user_subdomains"] and not result["public_url"]:
