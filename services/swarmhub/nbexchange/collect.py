@@ -24,7 +24,9 @@ from .exchange import Exchange
 SUBMISSION_FILE = "swarmhub_submission.txt"
 
 
-def pick(records: list[dict[str, Any]], duedate: datetime | None, before_duedate: bool) -> dict[str, Any]:
+def pick(
+    records: list[dict[str, Any]], duedate: datetime | None, before_duedate: bool
+) -> dict[str, Any]:
     """One student's submission to collect, as default ExchangeCollect picks it: the
     latest, or with before_duedate the latest on or before the due date (the latest
     of all when none is)."""
