@@ -25,6 +25,9 @@ SHARES = [
 ]
 
 
+# One course (tests/cluster/test_courses.py).
+COURSES = [{"name": "intro", "instructors": ["ivy"], "students": ["sid", "sue"]}]
+
 HUGE_ENVIRONMENT = {
     "name": "huge",
     "image": "notebook",
@@ -121,12 +124,19 @@ def deploy_vars(oauth_standin, tmp_path_factory):
                     "gus",
                     "hal",
                     "ada-lovelace",
+                    # the course (test_courses): ivy teaches it, sid and sue take
+                    # it, tom does not
+                    "ivy",
+                    "sid",
+                    "sue",
+                    "tom",
                 ],
                 "swarmhub_admin_users": ["ann"],
                 "swarmhub_instructors": ["bob"],
                 # nobody made ahead: restuser makes each account at first login
                 "users_list": [],
                 "swarmhub_shares": SHARES,
+                "swarmhub_courses": COURSES,
                 "jupyterhub_project_limit": 2,
                 # activity reaches the hub within 10 s (the culler test's 40 s
                 # timeout relies on it)
