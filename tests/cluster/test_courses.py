@@ -1,0 +1,318 @@
+"""Issue 14: a course end to end, as its people do it in a browser. ivy (the
+instructor) creates and releases an assignment in the formgrader; sid and sue,
+with servers on different nodes, fetch it from the Assignments tab; sid edits and
+submits, sue submits twice; ivy collects, autogrades and returns feedback, which
+both fetch. tom, not in the course, sees none of it.
+
+The tests run in order and build on each other (one course, one assignment)."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from datetime import UTC, datetime
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.cluster import jupyter_ui, trial
+from tests.cluster.trial import on_host
+
+COURSE = "intro"
+FORMGRADER = f"formgrader-{COURSE}"
+ASSIGNMENT = "ps1"
+COURSE_DIR = f"/srv/courses/{COURSE}"
+UI_TIMEOUT_MS = 120_000
+
+# A source notebook as an instructor writes it: a solution cell and a test cell
+# worth one point (nbgrader's cell metadata).
+SOURCE_NOTEBOOK = {
+    "cells": [
+        {
+            "cell_type": "code",
+            "execution_count": None,
+            "id": "answer",
+            "metadata": {
+                "nbgrader": {
+                    "grade": False,
+                    "grade_id": "answer",
+                    "locked": False,
+                    "schema_version": 3,
+                    "solution": True,
+                    "task": False,
+                }
+            },
+            "outputs": [],
+            "source": "def add(a, b):\n    ### BEGIN SOLUTION\n    return a + b\n    ### END SOLUTION",
+        },
+        {
+            "cell_type": "code",
+            "execution_count": None,
+            "id": "test",
+            "metadata": {
+                "nbgrader": {
+                    "grade": True,
+                    "grade_id": "test",
+                    "locked": True,
+                    "points": 1,
+                    "schema_version": 3,
+                    "solution": False,
+                    "task": False,
+                }
+            },
+            "outputs": [],
+            "source": "assert add(1, 2) == 3",
+        },
+    ],
+    "metadata": {
+        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}
+    },
+    "nbformat": 4,
+    "nbformat_minor": 5,
+}
+
+# What a student's edit puts in place of nbgrader's stub
+ANSWER = "    return a + b"
+
+
+@pytest.fixture(scope="module")
+def started() -> datetime:
+    return datetime.now(UTC)
+
+
+@pytest.fixture(scope="module")
+def pages(first_deploy, browser):
+    """One logged-in browser page per person, kept for the module."""
+    contexts, opened = [], {}
+
+    def page_of(name: str) -> Page:
+        if name not in opened:
+            contexts.append(browser.new_context(ignore_https_errors=True))
+            opened[name] = contexts[-1].new_page()
+            jupyter_ui.log_in_to_hub(opened[name], f"{name}@example.org")
+        return opened[name]
+
+    yield page_of
+    for context in contexts:
+        context.close()
+
+
+def formgrader_url(path: str = "") -> str:
+    return jupyter_ui.service_url(FORMGRADER, path)
+
+
+def in_course(path: str) -> str:
+    return on_host("hub", f"cat {COURSE_DIR}/{path}")
+
+
+def formgrader_api(page: Page, method: str, path: str, data: str | None = None):
+    """The formgrader's Jupyter API with the instructor's browser session."""
+    cookies = page.context.cookies(formgrader_url())
+    xsrf = next((c["value"] for c in cookies if c["name"] == "_xsrf"), "")
+    return page.request.fetch(
+        formgrader_url(path),
+        method=method,
+        headers={"X-XSRFToken": xsrf, "Content-Type": "application/json"},
+        data=data,
+    )
+
+
+def assignment_row(page: Page):
+    return page.locator("tr", has=page.locator(f"td:text-is('{ASSIGNMENT}')"))
+
+
+def open_assignments_tab(page: Page, name: str) -> None:
+    page.goto(jupyter_ui.user_url(name, "lab?reset"))
+    expect(page.locator("#jp-main-dock-panel")).to_be_visible(timeout=UI_TIMEOUT_MS)
+    page.get_by_text("Nbgrader", exact=True).click()
+    page.get_by_text("Assignment List", exact=True).click()
+    expect(page.locator("#released_assignments_list")).to_be_visible(timeout=UI_TIMEOUT_MS)
+
+
+def node_of(name: str) -> str:
+    task = trial.running_task(f"jupyter-{name}")
+    assert task, f"{name} has no running server"
+    return task["Node"]
+
+
+def test_an_instructor_creates_and_releases_an_assignment_in_the_formgrader(pages):
+    page = pages("ivy")
+    page.goto(formgrader_url("formgrader/manage_assignments"))
+    page.get_by_text("Add new assignment...").click()
+    modal = page.locator(".modal-dialog")
+    modal.locator("input").first.fill(ASSIGNMENT)
+    modal.get_by_text("Save").click()
+    expect(assignment_row(page)).to_be_visible(timeout=UI_TIMEOUT_MS)
+    # the instructor's notebook, put where the formgrader's file browser would
+    for folder in ("source", f"source/{ASSIGNMENT}"):
+        formgrader_api(page, "PUT", f"api/contents/{folder}", json.dumps({"type": "directory"}))
+    reply = formgrader_api(
+        page,
+        "PUT",
+        f"api/contents/source/{ASSIGNMENT}/{ASSIGNMENT}.ipynb",
+        json.dumps({"type": "notebook", "format": "json", "content": SOURCE_NOTEBOOK}),
+    )
+    assert reply.ok, reply.text()
+    # the files are the course account's, in the course's folder on the hub
+    owner = on_host("hub", f"stat -c %U {COURSE_DIR}/source/{ASSIGNMENT}/{ASSIGNMENT}.ipynb")
+    assert owner == f"course-{COURSE}"
+
+    page.reload()
+    assignment_row(page).locator(".glyphicon-education").click()  # generate
+    row = assignment_row(page)
+    expect(row.locator(".glyphicon-cloud-upload")).to_be_visible(timeout=UI_TIMEOUT_MS)
+    row.locator(".glyphicon-cloud-upload").click()  # release
+    expect(assignment_row(page).get_by_text("released")).to_be_visible(timeout=UI_TIMEOUT_MS)
+
+
+def test_students_on_two_nodes_fetch_it(pages):
+    sid, sue = pages("sid"), pages("sue")
+    jupyter_ui.log_in_with_a_server(sid, "sid")
+    first = node_of("sid")
+    # sue's server goes to the other node: sid's takes no new server meanwhile
+    on_host("hub", f"docker node update --availability pause {first}")
+    try:
+        if jupyter_ui.server_state(sue, "sue"):
+            jupyter_ui.stop_server(sue, "sue")
+        jupyter_ui.start_server(sue, "sue")
+    finally:
+        on_host("hub", f"docker node update --availability active {first}")
+    assert node_of("sue") != first
+
+    for name, page in (("sid", sid), ("sue", sue)):
+        open_assignments_tab(page, name)
+        released = page.locator("#released_assignments_list")
+        expect(released.get_by_text(ASSIGNMENT)).to_be_visible(timeout=UI_TIMEOUT_MS)
+        released.get_by_role("button", name="Fetch").click()
+        fetched = page.locator("#fetched_assignments_list")
+        expect(fetched.get_by_text(ASSIGNMENT)).to_be_visible(timeout=UI_TIMEOUT_MS)
+        # in the student's home, theirs, the student version (no solution)
+        path = f"/home/{name}/{ASSIGNMENT}/{ASSIGNMENT}.ipynb"
+        assert on_host("hub", f"stat -c %U {path}") == name
+        assert "BEGIN SOLUTION" not in on_host("hub", f"cat {path}")
+
+
+def answer(name: str, marker: str) -> None:
+    """The student's edit: the solution in place of the stub (as their own code could)."""
+    path = f"/home/{name}/{ASSIGNMENT}/{ASSIGNMENT}.ipynb"
+    script = (
+        "import json, sys; p = sys.argv[1]; nb = json.load(open(p)); "
+        "cell = nb['cells'][0]; src = ''.join(cell['source']); "
+        f"cell['source'] = src.replace('raise NotImplementedError()', {ANSWER!r}.strip()) "
+        f"+ '\\n# {marker}'; json.dump(nb, open(p, 'w'))"
+    )
+    trial.exec_in_server(name, f"python3 -c {json.dumps(script)} {path}")
+
+
+def submit(page: Page) -> None:
+    fetched = page.locator("#fetched_assignments_list")
+    fetched.get_by_role("button", name="Submit").click()
+    expect(page.locator("#submitted_assignments_list").get_by_text(ASSIGNMENT)).to_be_visible(
+        timeout=UI_TIMEOUT_MS
+    )
+
+
+def test_a_student_submits_an_edit_and_another_twice(pages, started):
+    sid, sue = pages("sid"), pages("sue")
+    answer("sid", "sid's answer")
+    # files dated 2001 and a timestamp file of her own: the exchange stamps the time
+    trial.exec_in_server("sid", f"touch -d 2001-01-01 /home/sid/{ASSIGNMENT}/*")
+    submit(sid)
+    submit(sue)  # the stub as fetched
+    time.sleep(1)  # two submissions a second apart have different stamps
+    answer("sue", "sue's second")
+    submit(sue)
+    submitted = sue.locator("#submitted_assignments_list")
+    expect(
+        submitted.locator(".item_status, li, .list_item").filter(has_text=ASSIGNMENT)
+    ).not_to_have_count(0)
+
+
+def test_the_instructor_collects_and_autogrades_both_the_latest_of_each(pages, started):
+    page = pages("ivy")
+    page.goto(formgrader_url("formgrader/manage_assignments"))
+    assignment_row(page).locator(".glyphicon-cloud-download").click()  # collect
+    expect(assignment_row(page).get_by_role("link", name="2")).to_be_visible(timeout=UI_TIMEOUT_MS)
+    page.goto(formgrader_url(f"formgrader/manage_submissions/{ASSIGNMENT}"))
+    for name in ("sid", "sue"):
+        row = page.locator("tr", has=page.get_by_text(name, exact=True))
+        row.locator(".glyphicon-flash").click()  # autograde
+    for name in ("sid", "sue"):
+        row = page.locator("tr", has=page.get_by_text(name, exact=True))
+        expect(row).to_contain_text("1 / 1", timeout=UI_TIMEOUT_MS)
+    # sue's latest: her second submission's file and the exchange's stamp of it
+    collected = in_course(f"submitted/sue/{ASSIGNMENT}/{ASSIGNMENT}.ipynb")
+    assert "sue's second" in collected
+    # sid's files said 2001: the stamp is the exchange's clock, after this module began
+    stamp = in_course(f"submitted/sid/{ASSIGNMENT}/timestamp.txt")
+    when = datetime.strptime(stamp.strip(), "%Y-%m-%d %H:%M:%S.%f %Z").replace(tzinfo=UTC)
+    assert when >= started
+
+
+def test_feedback_is_released_and_each_student_fetches_their_own(pages):
+    page = pages("ivy")
+    page.goto(formgrader_url("formgrader/manage_assignments"))
+    assignment_row(page).locator(".glyphicon-comment").click()  # generate feedback
+    expect(assignment_row(page).locator(".glyphicon-envelope")).to_be_visible(timeout=UI_TIMEOUT_MS)
+    assignment_row(page).locator(".glyphicon-envelope").click()  # release feedback
+    for name in ("sid", "sue"):
+        student = pages(name)
+        open_assignments_tab(student, name)
+        submitted = student.locator("#submitted_assignments_list")
+        submitted.get_by_role("button", name="Fetch Feedback").first.click()
+        found = trial.wait_until(
+            f"{name}'s feedback",
+            lambda name=name: on_host(
+                "hub", f"ls /home/{name}/{ASSIGNMENT}/feedback/*/{ASSIGNMENT}.html", check=False
+            ),
+            timeout=120,
+        )
+        assert found is not None
+        feedback = on_host("hub", f"cat /home/{name}/{ASSIGNMENT}/feedback/*/{ASSIGNMENT}.html")
+        assert "1 / 1" in feedback or "Score: 1" in feedback
+
+
+def test_a_student_cannot_read_anothers_submission(pages):
+    pages("sid")
+    # the exchange's store is on the hub only; nothing of it is in a server
+    assert trial.exec_in_server("sid", "ls /srv/exchange /srv/courses", check=False).returncode
+    ids = json.loads(
+        trial.exec_in_server(
+            "sid",
+            "python3 -c 'import json, os, urllib.request as u; "
+            'r = u.Request(os.environ["SWARMHUB_EXCHANGE_URL"] + '
+            f'"/api/courses/{COURSE}/submissions?student=sue", '
+            'headers={"Authorization": "token " + os.environ["JUPYTERHUB_API_TOKEN"]}); '
+            'print(json.dumps([s["student"] for s in json.load(u.urlopen(r))["submissions"]]))\'',
+        ).stdout
+    )
+    assert set(ids) == {"sid"}  # asked for sue's, got only her own
+    probe = (
+        "python3 -c 'import os, urllib.request as u, urllib.error as e\n"
+        'r = u.Request(os.environ["SWARMHUB_EXCHANGE_URL"] + '
+        f'"/api/courses/{COURSE}/submissions/sue/{ASSIGNMENT}/'
+        '20260101T000000.000000Z-00000000", '
+        'headers={"Authorization": "token " + os.environ["JUPYTERHUB_API_TOKEN"]})\n'
+        "try:\n  u.urlopen(r)\nexcept e.HTTPError as x:\n  print(x.code, x.read().decode())'"
+    )
+    answer_ = trial.exec_in_server("sid", probe).stdout
+    assert answer_.startswith("403") and "only your own submissions" in answer_
+
+
+def test_someone_outside_the_course_sees_no_course_and_no_formgrader(pages):
+    page = pages("tom")
+    reply = page.request.get(formgrader_url("formgrader"), max_redirects=10)
+    assert reply.status == 403
+    jupyter_ui.log_in_with_a_server(page, "tom")
+    reply = trial.exec_in_server(
+        "tom",
+        "python3 -c 'import os, urllib.request as u; "
+        'r = u.Request(os.environ["SWARMHUB_EXCHANGE_URL"] + "/api/courses", '
+        'headers={"Authorization": "token " + os.environ["JUPYTERHUB_API_TOKEN"]}); '
+        "print(u.urlopen(r).read().decode())'",
+    ).stdout
+    assert json.loads(reply) == {"courses": []}
+    open_assignments_tab(page, "tom")
+    expect(page.locator("#released_assignments_list")).not_to_contain_text(ASSIGNMENT)
+    assert re.search(r"swarmhub-formgrader", on_host("hub", "docker service ls"))
