@@ -14,3 +14,8 @@ c.ExchangeFactory.list = "swarmhub.nbexchange.list.ExchangeList"
 c.ExchangeFactory.submit = "swarmhub.nbexchange.submit.ExchangeSubmit"
 c.ExchangeFactory.collect = "swarmhub.nbexchange.collect.ExchangeCollect"
 c.Authenticator.plugin_class = "swarmhub.nbexchange.auth.CourseAuthPlugin"
+# Assignments go into the home, whichever folder the server started in (its
+# environment's or project's), so the Assignments tab finds them after a switch.
+import os  # noqa: E402
+
+c.Exchange.assignment_dir = os.environ.get("HOME") or "."
