@@ -26,7 +26,9 @@ SHARES = [
 
 
 # One course (tests/cluster/test_courses.py).
-COURSES = [{"name": "intro", "instructors": ["ivy"], "students": ["sid", "sue"]}]
+COURSES = [
+    {"name": "intro", "instructors": ["ivy"], "students": ["sid", "sue"], "late_policy": "zero"}
+]
 
 HUGE_ENVIRONMENT = {
     "name": "huge",

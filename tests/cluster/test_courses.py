@@ -12,7 +12,7 @@ import base64
 import json
 import re
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -245,14 +245,29 @@ def submit(page: Page) -> None:
     )
 
 
-def test_a_student_submits_an_edit_and_another_twice(pages, started):
+def set_due_date(page: Page, due: datetime) -> None:
+    """The instructor's edit of the due date, in the formgrader."""
+    page.goto(formgrader_url("formgrader/manage_assignments"))
+    assignment_row(page).locator(".glyphicon-pencil").click()
+    modal = page.locator("#edit-assignment-modal")
+    modal.locator("input.modal-duedate").fill(due.strftime("%Y-%m-%d %H:%M:%S"))
+    modal.locator("input.modal-timezone").fill("UTC")
+    modal.locator("button.save").click()
+    expect(modal).to_have_count(0, timeout=UI_TIMEOUT_MS)
+
+
+def test_a_student_submits_an_edit_and_another_twice_the_second_late(pages, started):
     sid, sue = pages("sid"), pages("sue")
     answer("sid", "sid-answer")
-    # files dated 2001 and a timestamp file of her own: the exchange stamps the time
+    # sid's files say 2001: the exchange stamps the time it receives them
     trial.exec_in_server("sid", f"touch -d 2001-01-01 /home/sid/{ASSIGNMENT}/*")
     submit(sid)
     submit(sue)  # the stub as fetched
-    time.sleep(1)  # two submissions a second apart have different stamps
+    # a deadline after those two (the form takes whole seconds); sue's second
+    # submission comes after it
+    due = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=2)
+    set_due_date(pages("ivy"), due)
+    time.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds()) + 1)
     answer("sue", "sue-second")
     submit(sue)
     submitted = sue.locator("#submitted_assignments_list")
@@ -267,9 +282,14 @@ def test_the_instructor_collects_and_autogrades_both_the_latest_of_each(pages, s
     formgrader_action(page, "cloud-download")  # collect
     expect(assignment_row(page).get_by_role("link", name="2")).to_be_visible(timeout=UI_TIMEOUT_MS)
     page.goto(formgrader_url(f"formgrader/manage_submissions/{ASSIGNMENT}"))
+    logs = {}
     for name in ("sid", "sue"):
         row = page.locator("tbody tr").filter(has_text=name)
-        formgrader_action(page, "flash", row)  # autograde
+        logs[name] = formgrader_action(page, "flash", row)  # autograde
+    # sue's latest came after the due date: the autograde says so (the course's
+    # late policy, zero, takes her point in the feedback)
+    assert "seconds late" in logs["sue"] and "seconds late" not in logs["sid"]
+    page.reload()
     for name in ("sid", "sue"):
         row = page.locator("tbody tr").filter(has_text=name)
         expect(row).to_contain_text("1 / 1", timeout=UI_TIMEOUT_MS)
@@ -301,7 +321,9 @@ def test_feedback_is_released_and_each_student_fetches_their_own(pages):
         )
         assert found is not None
         feedback = on_host("hub", f"cat /home/{name}/{ASSIGNMENT}/feedback/*/{ASSIGNMENT}.html")
-        assert "1 / 1" in feedback or "Score: 1" in feedback
+        assert ASSIGNMENT in feedback
+        late = "Late submission penalty" in feedback
+        assert late == (name == "sue"), f"{name}'s feedback, late penalty shown: {late}"
 
 
 def test_a_student_cannot_read_anothers_submission(pages):
