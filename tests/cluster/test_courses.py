@@ -326,31 +326,49 @@ def test_feedback_is_released_and_each_student_fetches_their_own(pages):
         assert late == (name == "sue"), f"{name}'s feedback, late penalty shown: {late}"
 
 
+# What code in a student's server can send the exchange: its own token, any request.
+ASK = """
+import os, sys, urllib.request as u, urllib.error as e
+method, path = sys.argv[1], sys.argv[2]
+request = u.Request(
+    os.environ["SWARMHUB_EXCHANGE_URL"] + "/api/" + path,
+    method=method,
+    data=b"" if method != "GET" else None,
+    headers={"Authorization": "token " + os.environ["JUPYTERHUB_API_TOKEN"]},
+)
+try:
+    reply = u.urlopen(request)
+except e.HTTPError as refused:
+    reply = refused
+print(reply.status)
+print(reply.read().decode())
+"""
+
+
+def ask_exchange(name: str, path: str, method: str = "GET") -> tuple[int, dict]:
+    """The exchange's answer to a request from NAME's server: (status, JSON body)."""
+    script = base64.b64encode(ASK.encode()).decode()
+    out = trial.exec_in_server(name, f"echo {script} | base64 -d | python3 - {method} '{path}'")
+    status, _, body = out.stdout.partition("\n")
+    return int(status), json.loads(body)
+
+
 def test_a_student_cannot_read_anothers_submission(pages):
     pages("sid")
     # the exchange's store is on the hub only; nothing of it is in a server
     assert trial.exec_in_server("sid", "ls /srv/exchange /srv/courses", check=False).returncode
-    ids = json.loads(
-        trial.exec_in_server(
-            "sid",
-            "python3 -c 'import json, os, urllib.request as u; "
-            'r = u.Request(os.environ["SWARMHUB_EXCHANGE_URL"] + '
-            f'"/api/courses/{COURSE}/submissions?student=sue", '
-            'headers={"Authorization": "token " + os.environ["JUPYTERHUB_API_TOKEN"]}); '
-            'print(json.dumps([s["student"] for s in json.load(u.urlopen(r))["submissions"]]))\'',
-        ).stdout
-    )
-    assert set(ids) == {"sid"}  # asked for sue's, got only her own
-    probe = (
-        "python3 -c 'import os, urllib.request as u, urllib.error as e\n"
-        'r = u.Request(os.environ["SWARMHUB_EXCHANGE_URL"] + '
-        f'"/api/courses/{COURSE}/submissions/sue/{ASSIGNMENT}/'
-        '20260101T000000.000000Z-00000000", '
-        'headers={"Authorization": "token " + os.environ["JUPYTERHUB_API_TOKEN"]})\n'
-        "try:\n  u.urlopen(r)\nexcept e.HTTPError as x:\n  print(x.code, x.read().decode())'"
-    )
-    answer_ = trial.exec_in_server("sid", probe).stdout
-    assert answer_.startswith("403") and "only your own submissions" in answer_
+    # asked for sue's submissions, the exchange lists sid's own
+    status, listed = ask_exchange("sid", f"courses/{COURSE}/submissions?student=sue")
+    assert status == 200 and {s["student"] for s in listed["submissions"]} == {"sid"}
+    # and refuses her files, by any id
+    sue_id = json.loads(
+        on_host(
+            "hub",
+            f"ls /srv/exchange/{COURSE}/submitted/sue/{ASSIGNMENT}/*.json | head -1 | xargs cat",
+        )
+    )["id"]
+    status, refused = ask_exchange("sid", f"courses/{COURSE}/submissions/sue/{ASSIGNMENT}/{sue_id}")
+    assert status == 403 and "only your own submissions" in refused["error"]
 
 
 def test_someone_outside_the_course_sees_no_course_and_no_formgrader(pages):
@@ -358,14 +376,42 @@ def test_someone_outside_the_course_sees_no_course_and_no_formgrader(pages):
     page.goto(formgrader_url("formgrader"))
     expect(page.get_by_text("403")).to_be_visible(timeout=UI_TIMEOUT_MS)
     with_a_server(page, "tom")
-    reply = trial.exec_in_server(
-        "tom",
-        "python3 -c 'import os, urllib.request as u; "
-        'r = u.Request(os.environ["SWARMHUB_EXCHANGE_URL"] + "/api/courses", '
-        'headers={"Authorization": "token " + os.environ["JUPYTERHUB_API_TOKEN"]}); '
-        "print(u.urlopen(r).read().decode())'",
-    ).stdout
-    assert json.loads(reply) == {"courses": []}
+    assert ask_exchange("tom", "courses") == (200, {"courses": []})
+    status, refused = ask_exchange("tom", f"courses/{COURSE}/assignments")
+    assert status == 403 and refused["error"] == f"You are not in the course {COURSE}."
     open_assignments_tab(page, "tom")
     expect(page.locator("#released_assignments_list")).not_to_contain_text(ASSIGNMENT)
     assert re.search(r"swarmhub-formgrader", on_host("hub", "docker service ls"))
+
+
+def test_a_student_taken_out_by_a_deploy_is_refused_by_her_running_server(
+    pages, deploy_vars, tmp_path
+):
+    from tests.cluster.conftest import COURSES
+
+    pages("sue")
+    without_sue = tmp_path / "without-sue.json"
+    course = dict(COURSES[0], students=["sid"])
+    without_sue.write_text(json.dumps({"swarmhub_courses": [course]}))
+    # the courses' part of a deploy (images: the references it needs)
+    trial.deploy(
+        "-t",
+        "images,courses",
+        "-e",
+        deploy_vars,
+        "-e",
+        f"@{without_sue}",
+        log_name="deploy-course-without-sue.log",
+    )
+    try:
+        assert ask_exchange("sue", "courses") == (200, {"courses": []})
+        status, refused = ask_exchange(
+            "sue", f"courses/{COURSE}/assignments/{ASSIGNMENT}/submissions", method="POST"
+        )
+        assert (status, refused["error"]) == (403, f"You are not in the course {COURSE}.")
+        assert ask_exchange("sid", "courses")[1]["courses"] == [
+            {"course": COURSE, "role": "student"}
+        ]
+    finally:
+        trial.deploy("-t", "images,courses", "-e", deploy_vars, log_name="deploy-course-back.log")
+    assert ask_exchange("sue", "courses")[1]["courses"] == [{"course": COURSE, "role": "student"}]
