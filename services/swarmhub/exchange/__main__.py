@@ -24,7 +24,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     settings = ExchangeSettings(
         root=Path(os.environ.get("SWARMHUB_EXCHANGE_ROOT", "/srv/exchange")),
-        courses_file=Path(os.environ.get("SWARMHUB_COURSES_FILE", "/etc/swarmhub/courses/courses.json")),
+        courses_file=Path(
+            os.environ.get("SWARMHUB_COURSES_FILE", "/etc/swarmhub/courses/courses.json")
+        ),
         group_file=Path(os.environ.get("SWARMHUB_GROUP_FILE", "/etc/swarmhub/host/group")),
     )
     from waitress import serve
