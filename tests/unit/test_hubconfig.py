@@ -720,3 +720,17 @@ def test_courses_without_an_exchange_are_refused(settings):
     settings["courses"] = [{"name": "intro", "students": ["ann"]}]
     with pytest.raises(ValueError, match="courses need exchange_url"):
         configured(settings)
+
+
+@pytest.mark.parametrize(
+    "course, complaint",
+    [
+        ({"name": "intro", "late_policy": "half"}, "late_policy must be one of none, zero"),
+        ({"name": "intro", "student": ["ann"]}, "unknown key(s) courses[0].student"),
+        ({"name": "Intro"}, "is not a course name"),
+    ],
+)
+def test_a_course_with_a_mistake_is_refused_naming_it(settings, course, complaint):
+    settings.update(exchange_url="http://10.213.128.5:8090", courses=[course])
+    with pytest.raises(ValueError, match=re.escape(complaint)):
+        configured(settings)

@@ -160,11 +160,20 @@ SERVICE: dict[str, Key] = {
     "for_instructors": Key(BOOL, False, doc="the instructors may open its page"),
 }
 
+def _late_policy(value: Any, where: str) -> Iterator[str]:
+    if value not in LATE_POLICIES:
+        yield f"{where} must be one of {', '.join(LATE_POLICIES)}"
+
+
+# nbgrader's LateSubmissionPlugin.penalty_method values a course may choose
+LATE_POLICIES = ("none", "zero")
+
 COURSE: dict[str, Key] = {
     "name": Key(STR, doc="the course's name (also its nbgrader course id)"),
     "instructors": Key(LIST, [], _names, "user names or @groups"),
     "graders": Key(LIST, [], _names, "user names or @groups"),
     "students": Key(LIST, [], _names, "user names or @groups"),
+    "late_policy": Key(STR, "none", _late_policy, "what a late submission scores"),
 }
 
 GOOGLE: dict[str, Key] = {
