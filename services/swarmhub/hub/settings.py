@@ -160,6 +160,7 @@ SERVICE: dict[str, Key] = {
     "for_instructors": Key(BOOL, False, doc="the instructors may open its page"),
 }
 
+
 def _late_policy(value: Any, where: str) -> Iterator[str]:
     if value not in LATE_POLICIES:
         yield f"{where} must be one of {', '.join(LATE_POLICIES)}"
