@@ -149,7 +149,12 @@ def open_assignments_tab(page: Page, name: str) -> None:
     page.goto(jupyter_ui.user_url(name, "lab?reset"))
     expect(page.locator("#jp-main-dock-panel")).to_be_visible(timeout=UI_TIMEOUT_MS)
     page.get_by_text("Nbgrader", exact=True).click()
-    page.get_by_text("Assignment List", exact=True).click()
+    menu = page.locator("#jp-mainmenu-nbgrader")
+    expect(menu.get_by_text("Assignment List", exact=True)).to_be_visible()
+    # a student's lab has none of the instructors' tools
+    for tool in ("Formgrader", "Course List", "Create Assignment"):
+        expect(menu.get_by_text(tool)).to_have_count(0)
+    menu.get_by_text("Assignment List", exact=True).click()
     expect(page.locator("#released_assignments_list")).to_be_visible(timeout=UI_TIMEOUT_MS)
 
 
@@ -213,6 +218,8 @@ def test_students_on_two_nodes_fetch_it(pages):
         released.get_by_role("button", name="Fetch").click()
         fetched = page.locator("#fetched_assignments_list")
         expect(fetched.get_by_text(ASSIGNMENT).first).to_be_visible(timeout=UI_TIMEOUT_MS)
+        # nor is the formgrader served from a student's server
+        assert jupyter_ui.fetch_in_page(page, f"/user/{name}/formgrader")["status"] == 404
         # in the student's home, theirs, the student version (no solution)
         path = f"/home/{name}/{ASSIGNMENT}/{ASSIGNMENT}.ipynb"
         assert on_host("hub", f"stat -c %U {path}") == name
