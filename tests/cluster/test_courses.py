@@ -131,13 +131,32 @@ def assignment_row(page: Page):
     )
 
 
+# The formgrader's buttons, by icon, and what each does.
+ACTIONS = {
+    "education": "generate",
+    "cloud-upload": "release",
+    "cloud-download": "collect",
+    "flash": "autograde",
+    "comment": "generate_feedback",
+    "envelope": "release_feedback",
+}
+
+
+def step_took(step: str, seconds: float) -> None:
+    """A step's time as its user sees it (click to answer), printed and kept."""
+    print(f"\ncourse step {step}: {seconds:.1f}s")
+    trial.record_timing(f"course_{step}_s", seconds)
+
+
 def formgrader_action(page: Page, icon: str, row=None) -> str:
     """Click a formgrader button (by its icon) in the assignment's row (or `row`)
     and wait for its outcome: the success dialog's text, closed; an error
     dialog fails the test with what it says."""
+    clicked = time.monotonic()
     (row or assignment_row(page)).locator(f".glyphicon-{icon}").click()
     outcome = page.locator("#success-modal, #error-modal")
     expect(outcome).to_be_visible(timeout=UI_TIMEOUT_MS)
+    step_took(ACTIONS[icon], time.monotonic() - clicked)
     text = outcome.inner_text()
     assert outcome.get_attribute("id") == "success-modal", text
     outcome.get_by_role("button", name="OK").click()
@@ -215,9 +234,11 @@ def test_students_on_two_nodes_fetch_it(pages):
         open_assignments_tab(page, name)
         released = page.locator("#released_assignments_list")
         expect(released.get_by_text(ASSIGNMENT).first).to_be_visible(timeout=UI_TIMEOUT_MS)
+        clicked = time.monotonic()
         released.get_by_role("button", name="Fetch").click()
         fetched = page.locator("#fetched_assignments_list")
         expect(fetched.get_by_text(ASSIGNMENT).first).to_be_visible(timeout=UI_TIMEOUT_MS)
+        step_took("fetch", time.monotonic() - clicked)
         # nor is the formgrader served from a student's server
         assert jupyter_ui.fetch_in_page(page, f"/user/{name}/formgrader")["status"] == 404
         # in the student's home, theirs, the student version (no solution)
@@ -244,12 +265,23 @@ def answer(name: str, marker: str) -> None:
     trial.exec_in_server(name, f"echo {script} | base64 -d | python3 - {path} {marker}")
 
 
-def submit(page: Page) -> None:
-    fetched = page.locator("#fetched_assignments_list")
-    fetched.get_by_role("button", name="Submit").click()
-    expect(page.locator("#submitted_assignments_list").get_by_text(ASSIGNMENT).first).to_be_visible(
-        timeout=UI_TIMEOUT_MS
+def kept_submissions(name: str) -> int:
+    """How many submissions of NAME the exchange keeps (its store on the hub)."""
+    folder = f"/srv/exchange/{COURSE}/submitted/{name}/{ASSIGNMENT}"
+    return int(on_host("hub", f"ls {folder}/*.json 2>/dev/null | wc -l", check=False) or 0)
+
+
+def submit(page: Page, name: str) -> None:
+    """Click Submit and wait until the exchange keeps one submission more."""
+    before = kept_submissions(name)
+    clicked = time.monotonic()
+    page.locator("#fetched_assignments_list").get_by_role("button", name="Submit").click()
+    trial.wait_until(
+        f"{name}'s submission", lambda: kept_submissions(name) > before, timeout=120, interval=0.2
     )
+    step_took("submit", time.monotonic() - clicked)
+    submitted = page.locator("#submitted_assignments_list")
+    expect(submitted.get_by_text(ASSIGNMENT).first).to_be_visible(timeout=UI_TIMEOUT_MS)
 
 
 def set_due_date(page: Page, due: datetime) -> None:
@@ -268,15 +300,15 @@ def test_a_student_submits_an_edit_and_another_twice_the_second_late(pages, star
     answer("sid", "sid-answer")
     # sid's files say 2001: the exchange stamps the time it receives them
     trial.exec_in_server("sid", f"touch -d 2001-01-01 /home/sid/{ASSIGNMENT}/*")
-    submit(sid)
-    submit(sue)  # the stub as fetched
+    submit(sid, "sid")
+    submit(sue, "sue")  # the stub as fetched
     # a deadline after those two (the form takes whole seconds); sue's second
     # submission comes after it
     due = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=2)
     set_due_date(pages("ivy"), due)
     time.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds()) + 1)
     answer("sue", "sue-second")
-    submit(sue)
+    submit(sue, "sue")
     submitted = sue.locator("#submitted_assignments_list")
     expect(
         submitted.locator(".item_status, li, .list_item").filter(has_text=ASSIGNMENT)
@@ -318,15 +350,17 @@ def test_feedback_is_released_and_each_student_fetches_their_own(pages):
         student = pages(name)
         open_assignments_tab(student, name)
         submitted = student.locator("#submitted_assignments_list")
+        clicked = time.monotonic()
         submitted.get_by_role("button", name="Fetch Feedback").first.click()
-        found = trial.wait_until(
+        trial.wait_until(
             f"{name}'s feedback",
             lambda name=name: on_host(
                 "hub", f"ls /home/{name}/{ASSIGNMENT}/feedback/*/{ASSIGNMENT}.html", check=False
             ),
             timeout=120,
+            interval=0.2,
         )
-        assert found is not None
+        step_took("fetch_feedback", time.monotonic() - clicked)
         feedback = on_host("hub", f"cat /home/{name}/{ASSIGNMENT}/feedback/*/{ASSIGNMENT}.html")
         assert ASSIGNMENT in feedback
         late = "Late submission penalty" in feedback
