@@ -1,6 +1,7 @@
 """nbgrader's exchange plugin (swarmhub.nbexchange) driven through nbgrader itself:
-its ExchangeFactory configured with NBGRADER_CONFIG, the Assignments tab's server
-side (assignment_list's AssignmentList) and the formgrader's NbGraderAPI, against
+its ExchangeFactory configured with the notebook image's nbgrader_config.py, the
+Assignments tab's server side (assignment_list's AssignmentList) and the
+formgrader's NbGraderAPI, against
 a small in-memory course exchange speaking the protocol
 (swarmhub.common.exchange_protocol) on 127.0.0.1."""
 
@@ -39,7 +40,7 @@ from swarmhub.common.exchange_protocol import (
     submission_id,
     timestamp_text,
 )
-from swarmhub.nbexchange import NBGRADER_CONFIG, archive
+from swarmhub.nbexchange import archive
 from swarmhub.nbexchange.collect import SUBMISSION_FILE
 
 COURSE = "c101"
@@ -222,6 +223,12 @@ def serve(fake: FakeExchange) -> ThreadingHTTPServer:
 
 
 # ---------------------------------------------------------------------------
+# What every server's nbgrader reads: the notebook image's own settings file.
+IMAGE_CONFIG = (
+    Path(__file__).resolve().parents[2] / "images/notebook/nbgrader_config.py"
+).read_text()
+
+
 # The people: the formgrader's course folder, alice's and bob's homes.
 
 
@@ -237,7 +244,7 @@ class World:
 
     def config(self, token: str, **coursedir: Any) -> Config:
         c = Config()
-        exec(NBGRADER_CONFIG, {"c": c})
+        exec(IMAGE_CONFIG, {"get_config": lambda: c})
         c.CourseDirectory.course_id = COURSE
         if token == FORMGRADER:
             c.CourseDirectory.root = str(self.course)
@@ -270,7 +277,8 @@ class World:
         self.monkeypatch.setenv("JUPYTERHUB_API_TOKEN", token)
         home = self.homes[token]
         self.monkeypatch.chdir(home)
-        (home / "nbgrader_config.py").write_text(NBGRADER_CONFIG)
+        self.monkeypatch.setenv("HOME", str(home))  # as in the user's server
+        (home / "nbgrader_config.py").write_text(IMAGE_CONFIG)
         manager = AssignmentList()
         manager.root_dir = str(home)
         return manager
