@@ -200,19 +200,24 @@ def browser():
 def spawn_smoke(first_deploy, browser):
     """Two logins with a server each (ann, then bob) right after the switch to
     Google, before any browser test: if servers do not start, every browser
-    test would only wait minutes to say so, so the run stops here. Returns the
-    node each server runs on."""
+    test would only wait minutes to say so, so the run stops here. Returns, for
+    each user, the node the server runs on and every node's running tasks just
+    before it started (the course's formgrader is one of them)."""
     from tests.cluster import jupyter_ui
 
     nodes, contexts = {}, []
     try:
         for name in ("ann", "bob"):
+            load = {node: 0 for node in trial.NODES}
+            for task in trial.service_tasks_all():
+                if task["Node"] in load and task["CurrentState"].startswith("Running"):
+                    load[task["Node"]] += 1
             contexts.append(browser.new_context(ignore_https_errors=True))
             page = contexts[-1].new_page()
             jupyter_ui.log_in(page, f"{name}@example.org")
             jupyter_ui.wait_for_lab(page, name)
             task = trial.running_task(f"jupyter-{name}")
-            nodes[name] = task and task["Node"]
+            nodes[name] = {"node": task and task["Node"], "load_before": load}
     except Exception as error:  # noqa: BLE001 (any failure means the same: stop)
         pytest.exit(
             f"no server starts after the switch to Google, so the browser tests were not run: "
