@@ -412,6 +412,42 @@ def test_a_student_cannot_read_anothers_submission(pages):
     assert status == 403 and "only your own submissions" in refused["error"]
 
 
+def test_lost_submissions_and_a_broken_source_come_back_from_the_backup(pages):
+    pages("sue")
+    store = f"/srv/exchange/{COURSE}/submitted/sue"
+    tree = (
+        f"cd {store} && find . -printf '%p %U %G %m\\n' | sort "
+        "&& find . -type f -print0 | sort -z | xargs -0 sha256sum"
+    )
+    listing = f"courses/{COURSE}/submissions"
+    before, listed_before = on_host("hub", tree), ask_exchange("sue", listing)
+    assert listed_before[0] == 200 and len(listed_before[1]["submissions"]) == 2, listed_before
+    notebook = f"{COURSE_DIR}/source/{ASSIGNMENT}/{ASSIGNMENT}.ipynb"
+    source_sum = on_host("hub", f"sha256sum < {notebook}")
+    now = trial.run(["./script/restore", "--now"], timeout=900)
+    assert "; courses: " in now.stdout and "; exchange: " in now.stdout, now.stdout[-3000:]
+    assert "DIFFER" not in now.stdout and "drill failed" not in now.stdout, now.stdout[-3000:]
+
+    # the exchange's store of sue's submissions is lost: she sees none
+    on_host("hub", f"rm -rf {store}")
+    assert ask_exchange("sue", listing) == (200, {"submissions": []})
+    trial.run(["./script/restore", COURSE, "--area", "exchange", "--force", "--yes"], timeout=600)
+    assert on_host("hub", tree) == before
+    assert ask_exchange("sue", listing) == listed_before
+
+    # the instructor breaks the source notebook: the backup's goes beside it, the course's
+    on_host("hub", f"echo broken > {notebook}")
+    restored = trial.run(
+        ["./script/restore", COURSE, "--area", "courses", "--path", f"source/{ASSIGNMENT}"],
+        timeout=600,
+    )
+    folder = re.search(r"restored-\S+Z", restored.stdout).group(0)
+    copy = f"{COURSE_DIR}/{folder}/source/{ASSIGNMENT}/{ASSIGNMENT}.ipynb"
+    assert on_host("hub", f"sha256sum < {copy}") == source_sum
+    assert on_host("hub", f"stat -c %U {COURSE_DIR}/{folder}") == f"course-{COURSE}"
+    on_host("hub", f"mv {copy} {notebook} && rm -rf {COURSE_DIR}/{folder}")
+
+
 def test_someone_outside_the_course_sees_no_course_and_no_formgrader(pages):
     page = pages("tom")
     page.goto(formgrader_url("formgrader"))

@@ -459,3 +459,131 @@ def test_the_restore_drill_names_a_file_that_differs_and_skips_changed_and_hosti
     assert status["last_result"] == "ok"  # the backup itself is still the last good one
     matched = int(re.search(r"(\d+) identical", status["drill_message"]).group(1))
     assert matched == 8 - 4  # the four files above are not counted identical
+
+
+# --- the hub's other folders: courses and the exchange's store ---------------
+
+COURSE, EXCHANGE = (3001, 3001), (3002, 3002)  # course-intro, swarmhub-exchange
+
+
+@pytest.fixture
+def courses_site(site: Site) -> Site:
+    """The site with a course folder and the exchange's store of it, backed up as
+    the areas courses and exchange (SWARMHUB_BACKUP_AREAS, as the role sets it)."""
+    courses, exchange = site.base / "courses", site.base / "exchange"
+    files = {
+        courses / "intro" / "nbgrader_config.py": b"c.CourseDirectory.course_id = 'intro'\n",
+        courses / "intro" / "gradebook.db": os.urandom(40_000),
+        courses / "intro" / "source" / "ps1" / "ps1.ipynb": json.dumps({"cells": [1]}).encode(),
+        exchange / "intro" / "released" / "ps1.tar.gz": os.urandom(20_000),
+        exchange / "intro" / "submitted" / "sue" / "ps1" / "a1.tar.gz": os.urandom(30_000),
+        exchange / "intro" / "submitted" / "sue" / "ps1" / "a1.json": b'{"late": false}',
+    }
+    for path, data in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    for root, owner in ((courses, COURSE), (exchange, EXCHANGE)):
+        for path in [*root.rglob("*")]:
+            os.lchown(path, *owner)
+            path.chmod(0o700 if path.is_dir() else 0o600)
+    site.env["SWARMHUB_BACKUP_AREAS"] = f"courses={courses}\nexchange={exchange}\n"
+    site.courses, site.exchange = courses, exchange  # type: ignore[attr-defined]
+    return site
+
+
+def test_courses_and_the_exchange_are_backed_up_beside_the_homes(courses_site: Site):
+    site = courses_site
+    site.backup()
+    message = site.status()["message"]
+    assert message.startswith("full backup"), message
+    assert "; courses: full backup" in message and "; exchange: full backup" in message
+    # one target: each area's files under its own prefix, the homes' as they always were
+    names = [p.name for p in site.target.iterdir()]
+    for prefix in ("duplicity-full", "courses-duplicity-full", "exchange-duplicity-full"):
+        assert any(n.startswith(prefix) for n in names), (prefix, names)
+    status = site.cli("status").stdout
+    assert f"chains of {site.courses}:" in status and f"chains of {site.exchange}:" in status
+    # the homes' backup knows nothing of the others: ann's list is one full backup
+    assert len(site.backup_times()) == 1
+    listed = site.cli("list", "intro", "--area", "exchange").stdout
+    assert f"backups of {site.exchange}" in listed and "--area exchange --time" in listed
+
+
+def test_a_lost_submission_comes_back_in_place_with_its_owner(courses_site: Site):
+    site = courses_site
+    store = site.exchange / "intro"
+    before = manifest(store)
+    site.backup()
+    shutil.rmtree(store / "submitted" / "sue")
+
+    out = site.cli("restore", "intro", "--area", "exchange", "--force", "--yes").stdout
+    assert "1 files and folders not in the backup" not in out
+    assert manifest(store) == before
+    st = (store / "submitted" / "sue" / "ps1" / "a1.tar.gz").stat()
+    assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (*EXCHANGE, 0o600)
+
+
+def test_a_course_file_restores_beside_the_current_one_owned_by_the_course(
+    courses_site: Site,
+):
+    site = courses_site
+    notebook = site.courses / "intro" / "source" / "ps1" / "ps1.ipynb"
+    original = notebook.read_bytes()
+    site.backup()
+    notebook.write_text("broken by an edit")
+
+    out = site.cli("restore", "intro", "--area", "courses", "--path", "source/ps1").stdout
+    folder = site.courses / "intro" / re.search(r"restored-\S+Z", out).group(0)
+    assert (folder / "source" / "ps1" / "ps1.ipynb").read_bytes() == original
+    assert notebook.read_text() == "broken by an edit"  # the current one is untouched
+    st = folder.stat()
+    assert (st.st_uid, st.st_gid) == COURSE
+
+
+def test_a_course_restore_does_not_follow_a_link_in_the_course_folder(
+    courses_site: Site, tmp_path: Path
+):
+    site = courses_site
+    site.backup()
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    source = site.courses / "intro" / "source"
+    shutil.rmtree(source)
+    source.symlink_to(outside)  # a grader's link, to send the restore elsewhere
+
+    result = site.cli(
+        "restore", "intro", "--area", "courses", "--force", "--yes", "--path", "source/ps1",
+        ok=False,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "symlink" in result.stderr or "link" in result.stderr, result.stderr
+    assert list(outside.iterdir()) == []
+
+
+def test_bad_course_names_and_unknown_areas_get_clear_errors(site: Site, courses_site: Site):
+    bad = site.cli("restore", "../etc", "--area", "courses", ok=False)
+    assert bad.returncode != 0 and "is not a course name" in bad.stderr
+    site.backup()
+    missing = site.cli("restore", "nosuch", "--area", "courses", ok=False)
+    assert "no course folder" in missing.stderr and "nosuch" in missing.stderr
+    del site.env["SWARMHUB_BACKUP_AREAS"]
+    none = site.cli("restore", "intro", "--area", "courses", ok=False)
+    assert none.returncode != 0 and "this hub backs up no 'courses'" in none.stderr
+
+
+def test_the_restore_drill_covers_the_courses_too(courses_site: Site):
+    site = courses_site
+    shutil.rmtree(site.home / "bob")
+    site.backup()
+    # bytes changed behind the backup's back: same size, same modification time
+    db = site.courses / "intro" / "gradebook.db"
+    st = db.stat()
+    db.write_bytes(bytes(st.st_size))
+    os.utime(db, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+    drill = site.cli("drill", ok=False, **EVERY_FILE)
+    assert drill.returncode == 1, drill.stdout + drill.stderr
+    message = site.status()["drill_message"]
+    assert f"1 DIFFER from the live files: {site.courses}/intro/gradebook.db" in message
+    matched = int(re.search(r"(\d+) identical", message).group(1))
+    assert matched == 8 + 2 + 3  # ann's files, the course's other two, the exchange's three

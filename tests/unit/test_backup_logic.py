@@ -112,11 +112,42 @@ def test_settings_come_from_the_environment():
         ({"SWARMHUB_BACKUP_KEEP_FULL": "0"}, "at least 1"),
         ({"SWARMHUB_BACKUP_FULL_IF_OLDER_THAN": "7 days"}, "interval such as 7D"),
         ({"SWARMHUB_BACKUP_SOURCE": "home"}, "absolute folder"),
+        ({"SWARMHUB_BACKUP_AREAS": "courses"}, "is not AREA=FOLDER"),
+        ({"SWARMHUB_BACKUP_AREAS": "grades=/srv/grades"}, "is not one of courses, exchange"),
+        ({"SWARMHUB_BACKUP_AREAS": "home=/srv/x"}, "is not one of"),
+        ({"SWARMHUB_BACKUP_AREAS": "courses=srv/courses"}, "must be absolute"),
+        ({"SWARMHUB_BACKUP_AREAS": "courses=/home/courses"}, "overlaps /home"),
+        ({"SWARMHUB_BACKUP_AREAS": "courses=/srv/c\nexchange=/srv/c/x"}, "overlaps /srv/c"),
+        ({"SWARMHUB_BACKUP_AREAS": "courses=/srv/a\ncourses=/srv/b"}, "given twice"),
     ],
 )
 def test_bad_settings_are_refused_clearly(env, message):
     with pytest.raises(BackupError, match=message):
         config_from_env(env)
+
+
+def test_each_area_is_a_backup_of_its_own_at_the_same_target():
+    home = config_from_env(
+        {
+            "SWARMHUB_BACKUP_AREAS": "courses=/srv/courses\n\nexchange=/srv/exchange\n",
+            "SWARMHUB_BACKUP_EXCLUDES": "**/.cache\nscratch",
+        }
+    )
+    assert [(c.area, c.source, c.name) for c in home.areas()] == [
+        ("home", "/home", "home"),
+        ("courses", "/srv/courses", "courses"),
+        ("exchange", "/srv/exchange", "exchange"),
+    ]
+    courses = home.for_area("courses")
+    assert {c.target_url for c in home.areas()} == {home.target_url}
+    # the homes' files are named as they always were; the others' apart from them
+    assert "--file-prefix" not in dup.common_args(home)
+    assert dup.common_args(courses)[-2:] == ["--file-prefix", "courses-"]
+    # only the patterns that apply anywhere; scratch is relative to /home
+    assert courses.excludes == ("**/.cache",)
+    assert courses.staging_root == Path("/srv/courses/.swarmhub-restore")
+    with pytest.raises(BackupError, match="this hub backs up no 'courses'"):
+        BackupConfig().for_area("courses")
 
 
 def test_the_passphrase_is_read_from_its_file(tmp_path):

@@ -11,6 +11,9 @@
   list USER            the backup times a home can be restored from
   restore USER [--time 3D|ISO-DATE] [--path SUBPATH] [--into DIR] [--list]
                [--force [--yes]]
+  list/restore COURSE --area courses|exchange
+                       the same for a course's folder (/srv/courses/COURSE) or the
+                       exchange's store of it (/srv/exchange/COURSE)
 
 Settings come from SWARMHUB_BACKUP_* variables (see config.py).
 """
@@ -24,7 +27,7 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from .config import BackupConfig, config_from_env
+from .config import AREA_WORDS, HOME_AREA, BackupConfig, config_from_env
 from .errors import BackupError
 from .lock import EXIT_BUSY, held
 from .restore import RestoreRequest, format_backup_list, list_backups, restore_home
@@ -49,6 +52,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     commands.add_parser("status", help="last good backup, last result and the backup chains")
     listing = commands.add_parser("list", help="backup times a home can be restored from")
     listing.add_argument("user")
+    _area_option(listing)
     restore = commands.add_parser(
         "restore",
         help="restore a home (or a path of it) into /home/USER/restored-TIME/",
@@ -58,7 +62,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
             "exists is ever overwritten unless --force is given."
         ),
     )
-    restore.add_argument("user", help="whose home")
+    restore.add_argument("user", help="whose home (with --area: which course)")
+    _area_option(restore)
     restore.add_argument(
         "--time",
         type=_time_arg,
@@ -84,6 +89,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         if args.force and args.into:
             parser.error("--force restores in place; it cannot go with --into")
     return args
+
+
+def _area_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--area",
+        choices=list(AREA_WORDS),
+        default=HOME_AREA,
+        help="home (default): USER's home; courses: the course folder /srv/courses/COURSE; "
+        "exchange: the exchange's store of the course, /srv/exchange/COURSE",
+    )
 
 
 def _time_arg(text: str) -> TimeSpec:
@@ -144,6 +159,8 @@ def _dispatch(config: BackupConfig, args: argparse.Namespace) -> int:
         return 0 if status.drill_result == "ok" else 1
     if args.command == "status":
         return show_status(config)
+    if args.command in ("list", "restore"):
+        config = config.for_area(args.area)
     if args.command == "list" or (args.command == "restore" and args.list):
         chains, account = list_backups(config, args.user, echo=_echo)
         print(format_backup_list(config, args.user, chains, account))
@@ -174,7 +191,7 @@ def show_status(config: BackupConfig) -> int:
     try:
         # duplicity locks its cache while a backup runs: read the chains after it
         with held(config.lock_file):
-            chains = backup_chains(config)
+            chains = [(area, backup_chains(area)) for area in config.areas()]
     except BackupError as e:
         if e.exit_code == EXIT_BUSY:
             print(
@@ -184,14 +201,18 @@ def show_status(config: BackupConfig) -> int:
             return 0 if status.last_result == "ok" else 1
         print(f"chains:        unknown: {e.message}")
         return 1
-    if not chains:
-        print("chains:        none: there is no backup yet")
-        return 1
-    print(f"chains:        {len(chains)} (oldest first)")
-    for chain in chains:
-        incs = sum(1 for s in chain.sets if s.kind == "inc")
-        print(f"  full {iso(chain.start)} .. {iso(chain.end)}  ({incs} incremental)")
-    return 1 if status.last_result != "ok" else 0
+    every_area_backed_up = True
+    for area, area_chains in chains:
+        label = "chains:" if area.area == config.area else f"chains of {area.source}:"
+        if not area_chains:
+            print(f"{label:<15}none: there is no backup yet")
+            every_area_backed_up = False
+            continue
+        print(f"{label:<15}{len(area_chains)} (oldest first)")
+        for chain in area_chains:
+            incs = sum(1 for s in chain.sets if s.kind == "inc")
+            print(f"  full {iso(chain.start)} .. {iso(chain.end)}  ({incs} incremental)")
+    return 0 if every_area_backed_up and status.last_result == "ok" else 1
 
 
 def _ask(question: str) -> bool:

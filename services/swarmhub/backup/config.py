@@ -6,7 +6,7 @@ import os
 import posixpath
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .errors import BackupError
@@ -23,6 +23,23 @@ DEFAULT_EXCLUDES = ("**/.cache",)
 STAGING_NAME = ".swarmhub-restore"
 
 ENV_PREFIX = "SWARMHUB_BACKUP_"
+
+# What each area's top-level folders are, for messages: the homes (the source),
+# and the hub's other folders backed up beside them (extra_areas).
+HOME_AREA = "home"
+
+
+@dataclass(frozen=True)
+class AreaWords:
+    owner: str  # what names a top-level folder
+    folder: str  # what a top-level folder is
+
+
+AREA_WORDS = {
+    HOME_AREA: AreaWords(owner="user", folder="home"),
+    "courses": AreaWords(owner="course", folder="course folder"),
+    "exchange": AreaWords(owner="course", folder="exchange folder"),
+}
 
 
 @dataclass(frozen=True)
@@ -59,6 +76,11 @@ class BackupConfig:
     # files of each new backup restored into a scratch folder and compared with the
     # live ones (the restore drill); 0: no drill
     drill_files: int = 5
+    # which of AREA_WORDS this config backs up: the homes, or one of extra_areas
+    area: str = HOME_AREA
+    # (area, folder): the hub's other folders, each its own duplicity backup at the
+    # same target (its files prefixed "AREA-", so the homes' backup never sees them)
+    extra_areas: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         if not URL_RE.match(self.target_url):
@@ -89,6 +111,56 @@ class BackupConfig:
         for pattern in self.excludes:
             if not pattern or "\n" in pattern:
                 raise BackupError(f"exclude pattern {pattern!r} is empty or spans lines")
+        self._check_areas()
+
+    def _check_areas(self) -> None:
+        if self.area not in AREA_WORDS:
+            raise BackupError(f"unknown backup area {self.area!r}")
+        folders = [self.source]
+        for area, folder in self.extra_areas:
+            if area == HOME_AREA or area not in AREA_WORDS:
+                others = ", ".join(a for a in AREA_WORDS if a != HOME_AREA)
+                raise BackupError(f"backup area {area!r} is not one of {others}")
+            if not folder.startswith("/") or posixpath.normpath(folder) != folder or folder == "/":
+                raise BackupError(f"backup area {area}'s folder must be absolute, not {folder!r}")
+            for other in folders:
+                if _nested(folder, other):
+                    raise BackupError(f"backup area {area}'s folder {folder} overlaps {other}")
+            folders.append(folder)
+        names = [area for area, _ in self.extra_areas]
+        if len(set(names)) != len(names):
+            raise BackupError(f"a backup area is given twice: {names}")
+
+    @property
+    def words(self) -> AreaWords:
+        return AREA_WORDS[self.area]
+
+    @property
+    def file_prefix(self) -> str:
+        """duplicity --file-prefix: none for the homes (as their backups always were)."""
+        return "" if self.area == HOME_AREA else f"{self.area}-"
+
+    def areas(self) -> tuple[BackupConfig, ...]:
+        """This config (the homes), then one per extra area."""
+        return (self, *(self.for_area(area) for area, _ in self.extra_areas))
+
+    def for_area(self, area: str) -> BackupConfig:
+        """The config of one area: its folder as the source, its own duplicity cache
+        name, and only the exclude patterns that apply anywhere (**/...)."""
+        if area == self.area:
+            return self
+        folders = dict(self.extra_areas)
+        if area not in folders:
+            backed_up = ", ".join([self.area, *folders])
+            raise BackupError(f"this hub backs up no {area!r}; its backups are of: {backed_up}")
+        return replace(
+            self,
+            area=area,
+            source=folders[area],
+            name=area,
+            excludes=tuple(p for p in self.excludes if p.startswith("**")),
+            extra_areas=(),
+        )
 
     @property
     def status_file(self) -> Path:
@@ -187,4 +259,24 @@ def config_from_env(env: Mapping[str, str] | None = None) -> BackupConfig:
     if excludes is not None:
         # one pattern a line: patterns may hold spaces
         values["excludes"] = tuple(line for line in excludes.splitlines() if line.strip())
+    areas = env.get(ENV_PREFIX + "AREAS")
+    if areas:
+        values["extra_areas"] = parse_areas(areas)
     return BackupConfig(**values)  # type: ignore[arg-type]
+
+
+def parse_areas(text: str) -> tuple[tuple[str, str], ...]:
+    """AREA=FOLDER lines (SWARMHUB_BACKUP_AREAS), e.g. courses=/srv/courses."""
+    areas = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        area, sep, folder = line.strip().partition("=")
+        if not sep:
+            raise BackupError(f"{ENV_PREFIX}AREAS line {line!r} is not AREA=FOLDER")
+        areas.append((area, folder))
+    return tuple(areas)
+
+
+def _nested(a: str, b: str) -> bool:
+    return a == b or a.startswith(b.rstrip("/") + "/") or b.startswith(a.rstrip("/") + "/")

@@ -25,7 +25,7 @@ from pathlib import Path, PurePosixPath
 
 from ..common import safefs
 from . import duplicity as dup
-from .config import BackupConfig
+from .config import HOME_AREA, BackupConfig
 from .errors import BackupError
 from .staging import same_bytes, staging_root
 
@@ -46,6 +46,16 @@ class DrillResult:
     def ok(self) -> bool:
         return not self.problem and not self.differ
 
+    def add(self, other: DrillResult, config: BackupConfig) -> None:
+        """Count in another area's drill: its paths and problem say where they are."""
+        where = "" if config.area == HOME_AREA else f"{config.source}/"
+        self.restored += other.restored
+        self.matched += other.matched
+        self.skipped += other.skipped
+        self.differ += [where + path for path in other.differ]
+        if other.problem and not self.problem:
+            self.problem = other.problem if not where else f"{config.area}: {other.problem}"
+
     @property
     def message(self) -> str:
         if self.problem:
@@ -59,8 +69,9 @@ class DrillResult:
             text += (
                 f"; {len(self.differ)} DIFFER from the live files: {shown}. A file whose "
                 "bytes changed but not its time may be damaged at home or in the backup: "
-                "restore it aside (./script/restore USER --path PATH) and compare, and check "
-                "the backup target's storage"
+                "restore it aside (./script/restore USER --path PATH; a course's file: "
+                "./script/restore COURSE --area courses|exchange --path PATH) and compare, "
+                "and check the backup target's storage"
             )
         return text
 

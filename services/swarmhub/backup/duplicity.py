@@ -105,6 +105,8 @@ def selection_args(config: BackupConfig) -> list[str]:
 
 def common_args(config: BackupConfig) -> list[str]:
     args = ["--archive-dir", config.archive_dir, "--name", config.name]
+    if config.file_prefix:
+        args += ["--file-prefix", config.file_prefix]
     if config.encrypt_key:
         args += ["--encrypt-key", config.encrypt_key]
     return args

@@ -25,9 +25,10 @@ from pathlib import Path, PurePosixPath
 
 from ..common import safefs
 from ..common.accounts import Account
+from ..common.exchange_protocol import check_course
 from . import duplicity as dup
 from .accounts import check_username, lookup_account
-from .config import BackupConfig
+from .config import HOME_AREA, BackupConfig
 from .errors import BackupError
 from .lock import held
 from .runner import Clock, backup_chains, backup_times, utcnow
@@ -72,18 +73,34 @@ class RestoreResult:
     plan: Plan | None = None
 
 
+def check_name(config: BackupConfig, name: str) -> str:
+    """`name` if it can name a top-level folder of the area: a user (homes) or a course."""
+    if config.area == HOME_AREA:
+        return check_username(name)
+    try:
+        return check_course(name)
+    except ValueError as e:
+        raise BackupError(str(e)) from None
+
+
+def _account(config: BackupConfig, name: str) -> Account | None:
+    """The user's account (homes only: a course's folders belong to the deploy)."""
+    return lookup_account(config.passwd_file, name) if config.area == HOME_AREA else None
+
+
 def normalize_subpath(config: BackupConfig, user: str, path: str | None) -> str | None:
     """--path as a clean path relative to the home; /home/USER/x and x both mean x."""
     if path is None:
         return None
     text = path.strip()
     home = posixpath.join(config.source, user)
+    folder = config.words.folder
     if text.startswith("/"):
         if text == home or text == home + "/":
             return None
         if not text.startswith(home + "/"):
             raise BackupError(
-                f"--path {path!r} is not in {home}; give a path relative to the home "
+                f"--path {path!r} is not in {home}; give a path relative to the {folder} "
                 "(e.g. notebooks/week1) or one under it"
             )
         text = text[len(home) + 1 :]
@@ -91,7 +108,7 @@ def normalize_subpath(config: BackupConfig, user: str, path: str | None) -> str 
     if clean in (".", "") or clean.startswith("../") or clean == "..":
         if clean in (".", ""):
             return None
-        raise BackupError(f"--path {path!r} leaves the home; give a path inside it")
+        raise BackupError(f"--path {path!r} leaves the {folder}; give a path inside it")
     return clean
 
 
@@ -99,13 +116,13 @@ def list_backups(
     config: BackupConfig, user: str, echo: dup.Echo = print
 ) -> tuple[list[dup.Chain], Account | None]:
     """The chains (after a running backup has finished) and the user's account."""
-    check_username(user)
+    check_name(config, user)
     with held(
         config.lock_file,
         wait_seconds=LOCK_WAIT_SECONDS,
         on_wait=lambda: echo("waiting for the running backup to finish ..."),
     ):
-        return backup_chains(config), lookup_account(config.passwd_file, user)
+        return backup_chains(config), _account(config, user)
 
 
 def format_backup_list(
@@ -113,16 +130,17 @@ def format_backup_list(
 ) -> str:
     home = posixpath.join(config.source, user)
     lines = []
-    if account is None:
+    if account is None and config.area == HOME_AREA:
         lines.append(f"note: {user} has no account on the hub host (a removed user?)")
     if not chains:
-        lines.append(f"no backups at {config.target_url} yet")
+        lines.append(f"no backups of {config.source} at {config.target_url} yet")
         return "\n".join(lines)
     lines.append(f"backups of {config.source} (so of {home}) at {config.target_url}, newest first:")
     for number, chain in enumerate(reversed(chains), 1):
         for s in reversed(chain.sets):
             lines.append(f"  {iso(s.time)}  {s.kind:<4}  chain {number}")
-    lines.append(f"restore one with: script/restore {user} --time {iso(chains[-1].end)}")
+    area = "" if config.area == HOME_AREA else f" --area {config.area}"
+    lines.append(f"restore one with: script/restore {user}{area} --time {iso(chains[-1].end)}")
     return "\n".join(lines)
 
 
@@ -134,9 +152,9 @@ def restore_home(
     confirm: Callable[[str], bool] | None = None,
     clock: Clock = utcnow,
 ) -> RestoreResult:
-    user = check_username(request.user)
+    user = check_name(config, request.user)
     sub = normalize_subpath(config, user, request.path)
-    account = lookup_account(config.passwd_file, user)
+    account = _account(config, user)
     source = Path(config.source)
     _ensure_real_dir(source)
     home = source / user
@@ -146,9 +164,10 @@ def restore_home(
     home_exists = home_st is not None
     if not home_exists and sub is not None and request.into is None and not request.force:
         raise BackupError(
-            f"{home} does not exist: restore the whole home first (no --path), or use --into DIR"
+            f"{home} does not exist: restore the whole {config.words.folder} first (no --path), "
+            "or use --into DIR"
         )
-    if not home_exists and account is None and request.into is None:
+    if not home_exists and account is None and request.into is None and config.area == HOME_AREA:
         # may still be in the backup: a removed user
         echo(f"note: {user} has no account on the hub host and no home; looking in the backup")
 
@@ -237,6 +256,12 @@ def _restore_failure(
         )
     if dup.CODE_RESTORE_PATH_NOT_FOUND in result.error_codes:
         when = iso(backup_time)
+        whose = f"{user}'s" if config.area == HOME_AREA else f"{config.source}/{user}'s"
+        if sub is None and config.area != HOME_AREA:
+            return (
+                f"no {config.words.folder} {config.source}/{user} in the backup of {when}: "
+                "check the course's name, or see --list for another --time"
+            )
         if sub is None:
             if account is None and not home_exists:
                 return (
@@ -247,7 +272,7 @@ def _restore_failure(
                 f"{config.source}/{user} is not in the backup of {when} (a newer home?); see --list"
             )
         return (
-            f"{sub} is not in {user}'s backup of {when}: check the path (relative to "
+            f"{sub} is not in {whose} backup of {when}: check the path (relative to "
             f"{config.source}/{user}) or choose another --time"
         )
     return dup.failure_message(result, "restore", config)
@@ -436,12 +461,12 @@ def _restore_in_place(
             os.chown(home, st.st_uid, st.st_gid)
             os.chmod(home, stat.S_IMODE(st.st_mode))
         else:
-            account = lookup_account(config.passwd_file, user)
+            account = _account(config, user)
             if account is None:
                 home.rmdir()
                 raise BackupError(
                     f"{home} does not exist and {user} has no account: restore the whole "
-                    "home first (no --path), or use --into DIR"
+                    f"{config.words.folder} first (no --path), or use --into DIR"
                 )
             os.chown(home, account.uid, account.gid)
     plan = plan_in_place(home, out, sub)

@@ -80,15 +80,30 @@ def run_drill_now(
 
 
 def _drill(config: BackupConfig, echo: dup.Echo | None, clock: Clock) -> BackupStatus:
-    try:
-        result = run_drill(config, config.drill_files or 5, echo)
-    except (BackupError, OSError) as e:
-        result = DrillResult(problem=str(getattr(e, "message", e)))
-    (log.info if result.ok else log.error)("%s", result.message)
-    return record_drill(config.status_file, ok=result.ok, at=iso(clock()), message=result.message)
+    """The drill in every area, one sample each, told as one result."""
+    total = DrillResult()
+    for area in config.areas():
+        try:
+            result = run_drill(area, config.drill_files or 5, echo)
+        except (BackupError, OSError) as e:
+            result = DrillResult(problem=str(getattr(e, "message", e)))
+        total.add(result, area)
+    (log.info if total.ok else log.error)("%s", total.message)
+    return record_drill(config.status_file, ok=total.ok, at=iso(clock()), message=total.message)
 
 
 def _backup_and_prune(config: BackupConfig, echo: dup.Echo | None) -> tuple[bool, str, bool]:
+    """Every area in turn, each on its own even when another failed.
+    (ok, message, whether every area's backup was made)"""
+    outcomes = [_backup_area(area, echo) for area in config.areas()]
+    message = "; ".join(
+        text if area.area == config.area else f"{area.area}: {text}"
+        for area, (_, text, _) in zip(config.areas(), outcomes, strict=True)
+    )
+    return all(ok for ok, _, _ in outcomes), message, all(done for _, _, done in outcomes)
+
+
+def _backup_area(config: BackupConfig, echo: dup.Echo | None) -> tuple[bool, str, bool]:
     """(ok, message, whether a backup was made)"""
     try:
         passphrase = config.read_passphrase()
