@@ -205,10 +205,10 @@ def show_status(config: BackupConfig) -> int:
     for area, area_chains in chains:
         label = "chains:" if area.area == config.area else f"chains of {area.source}:"
         if not area_chains:
-            print(f"{label:<15}none: there is no backup yet")
+            print(f"{label:<14} none: there is no backup yet")
             every_area_backed_up = False
             continue
-        print(f"{label:<15}{len(area_chains)} (oldest first)")
+        print(f"{label:<14} {len(area_chains)} (oldest first)")
         for chain in area_chains:
             incs = sum(1 for s in chain.sets if s.kind == "inc")
             print(f"  full {iso(chain.start)} .. {iso(chain.end)}  ({incs} incremental)")
