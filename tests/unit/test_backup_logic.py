@@ -115,7 +115,12 @@ def test_settings_come_from_the_environment():
         ({"SWARMHUB_BACKUP_AREAS": "courses"}, "is not AREA=FOLDER"),
         ({"SWARMHUB_BACKUP_AREAS": "grades=/srv/grades"}, "is not one of courses, exchange"),
         ({"SWARMHUB_BACKUP_AREAS": "home=/srv/x"}, "is not one of"),
-        ({"SWARMHUB_BACKUP_AREAS": "courses=srv/courses"}, "must be absolute"),
+        ({"SWARMHUB_BACKUP_AREAS": "courses=srv/courses"}, "must be an absolute path"),
+        # a newline the deploy did not turn into one
+        (
+            {"SWARMHUB_BACKUP_AREAS": "courses=/srv/courses\\nexchange=/srv/x"},
+            "must be an absolute path",
+        ),
         ({"SWARMHUB_BACKUP_AREAS": "courses=/home/courses"}, "overlaps /home"),
         ({"SWARMHUB_BACKUP_AREAS": "courses=/srv/c\nexchange=/srv/c/x"}, "overlaps /srv/c"),
         ({"SWARMHUB_BACKUP_AREAS": "courses=/srv/a\ncourses=/srv/b"}, "given twice"),

@@ -121,8 +121,16 @@ class BackupConfig:
             if area == HOME_AREA or area not in AREA_WORDS:
                 others = ", ".join(a for a in AREA_WORDS if a != HOME_AREA)
                 raise BackupError(f"backup area {area!r} is not one of {others}")
-            if not folder.startswith("/") or posixpath.normpath(folder) != folder or folder == "/":
-                raise BackupError(f"backup area {area}'s folder must be absolute, not {folder!r}")
+            if (
+                not folder.startswith("/")
+                or posixpath.normpath(folder) != folder
+                or folder == "/"
+                or re.search(r"[\s\\=]", folder)
+            ):
+                raise BackupError(
+                    f"backup area {area}'s folder must be an absolute path without spaces, "
+                    f"backslashes or '=', not {folder!r}"
+                )
             for other in folders:
                 if _nested(folder, other):
                     raise BackupError(f"backup area {area}'s folder {folder} overlaps {other}")
