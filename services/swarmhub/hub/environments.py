@@ -7,14 +7,13 @@ folder inside the image whose files seed /home/USER/NAME on its first start.
 from __future__ import annotations
 
 import html
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-# Also a folder name in every home: keep it plain.
-ENVIRONMENT_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+from ..common.environment_requests import ENVIRONMENT_NAME
+
 DEFAULT_SEED_FROM = "/home/jovyan"
 
 
