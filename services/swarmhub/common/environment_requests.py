@@ -84,13 +84,13 @@ def check_name(name: Any, taken: Iterable[str] = ()) -> str:
     return name
 
 
-def check_repo_url(url: Any, schemes: Iterable[str] = DEFAULT_SCHEMES) -> str:
+def check_repo_url(value: Any, schemes: Iterable[str] = DEFAULT_SCHEMES) -> str:
     allowed = tuple(schemes)
-    if not isinstance(url, str) or not url.strip():
+    if not isinstance(value, str) or not value.strip():
         raise RequestError(
             "repo_url", "Give the git repository's URL, e.g. https://host/group/repo.git"
         )
-    url = url.strip()
+    url = value.strip()
     if len(url) > MAX_URL or CONTROL.search(url) or " " in url:
         raise RequestError("repo_url", "The repository URL is too long or holds spaces.")
     if "://" not in url:
@@ -135,7 +135,7 @@ def check_ref(ref: Any) -> str:
             "ref",
             f"{ref!r} is not a branch, tag or commit: letters, digits, . _ / - only",
         )
-    return ref.strip()
+    return str(ref).strip()
 
 
 def parse_mem(value: Any) -> int:
