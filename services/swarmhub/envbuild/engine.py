@@ -4,8 +4,7 @@ repo2docker's docker engine calls. Registered as the entry point
 "repo2docker.engines" = "swarmhub-podman" (services/pyproject.toml).
 
 Builds run with the host's network (rootless, as the builder's account: the
-firewall decides what it reaches) and push to the cluster's registry, writing
-the pushed digest where the builder reads it.
+firewall decides what it reaches).
 """
 
 from __future__ import annotations
@@ -17,17 +16,10 @@ from typing import Any
 
 from repo2docker.docker import DockerEngine
 from repo2docker.utils import execute_cmd
-from traitlets import Unicode
 
 
 class PodmanEngine(DockerEngine):
     _container_cli = "podman"  # no `docker version` / `buildx version` probing
-
-    digest_file = Unicode(
-        "",
-        config=True,
-        help="Where `podman push` writes the digest of the pushed image.",
-    )
 
     def build(
         self,
@@ -54,8 +46,8 @@ class PodmanEngine(DockerEngine):
                     tar.extractall(context, filter="data")
                 path = context
             yield from execute_cmd([*args, path], True)
-        if push and tag:
-            yield from execute_cmd(push_command(tag, self.digest_file), True)
+        if push and tag:  # the builder pushes itself, after checking the image
+            yield from execute_cmd(push_command(tag, ""), True)
 
 
 def build_command(
