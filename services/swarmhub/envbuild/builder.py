@@ -50,24 +50,29 @@ class BuilderSettings:
     push: bool = True
 
 
-def git_env(schemes: Sequence[str]) -> dict[str, str]:
-    """git with no prompt, no credential helper, no system or user config, and only
-    the allowed transports (never ext::, file:// or a local path)."""
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": os.environ.get("HOME", "/nonexistent"),
-        "GIT_TERMINAL_PROMPT": "0",
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_CONFIG_GLOBAL": "/dev/null",
-        "GIT_ASKPASS": "/bin/false",
-        "SSH_ASKPASS": "/bin/false",
-        "GIT_PROTOCOL_FROM_USER": "0",
-        "GIT_ALLOW_PROTOCOL": ":".join(schemes),
-    }
-    for name in ("SSL_CERT_FILE", "GIT_SSL_CAINFO", "LANG"):
-        if name in os.environ:
-            env[name] = os.environ[name]
-    return env
+# git's settings in every build: no prompt, no credential helper, no system or user
+# config, and only the allowed transports (never ext::, file:// or a local path).
+GIT_SAFETY = {
+    "GIT_TERMINAL_PROMPT": "0",
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_CONFIG_GLOBAL": "/dev/null",
+    "GIT_ASKPASS": "/bin/false",
+    "SSH_ASKPASS": "/bin/false",
+    "GIT_PROTOCOL_FROM_USER": "0",
+}
+
+
+def git_env(schemes: Sequence[str], base: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of git (and of repo2docker, whose git clones): `base` (by
+    default only PATH, HOME and the CA settings) with GIT_SAFETY and the allowed
+    transports."""
+    if base is None:
+        base = {
+            name: os.environ[name]
+            for name in ("PATH", "HOME", "SSL_CERT_FILE", "GIT_SSL_CAINFO", "LANG")
+            if name in os.environ
+        }
+    return {**base, **GIT_SAFETY, "GIT_ALLOW_PROTOCOL": ":".join(schemes)}
 
 
 def resolve_ref(url: str, ref: str, settings: BuilderSettings) -> str:
@@ -202,6 +207,7 @@ def run_build(
             text=True,
             errors="replace",
             start_new_session=True,  # the timeout stops podman's children too
+            env=git_env(settings.schemes, dict(os.environ)),
         )
         assert proc.stdout is not None
         timer = _stop_at_deadline(proc, started + settings.timeout_s - clock())
