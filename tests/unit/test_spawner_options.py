@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 
 import pytest
 from tornado.web import HTTPError
@@ -132,3 +133,66 @@ def test_default_environment_and_its_limits(spawner, swarm):
         "Pids": DEFAULT_PIDS_LIMIT,
     }
     assert env["SWARMHUB_WORKDIR"] == "/home/alice/python"
+
+
+# --- environments built from git (issue 15) ------------------------------------
+
+
+def built_catalog(tmp_path):
+    """The builder's catalog: one built, one whose first build failed, one named as
+    a deploy's environment."""
+    from swarmhub.common.environment_catalog import Catalog
+    from swarmhub.common.environment_requests import EnvironmentRequest
+
+    catalog = Catalog(tmp_path / "catalog.json")
+    for name, image in (("pandas", "reg/env-pandas@sha256:1"), ("broken", ""), ("course", "x")):
+        catalog.add(
+            EnvironmentRequest(
+                name=name,
+                repo_url=f"https://git.example.org/{name}.git",
+                ref="main",
+                display_name=f"{name.title()} env",
+                description="pandas 2" if name == "pandas" else "",
+                mem_limit=3 << 30,
+                cpu_limit=0.5,
+            ),
+            "admin",
+            "t0",
+        )
+        catalog.update_build(name, state="building", commit="c" * 40)
+        catalog.finish(name, "t1", image=image)
+    catalog.save()
+    return str(catalog.path)
+
+
+def test_built_environments_are_offered_after_the_deploys_and_start_with_their_limits(
+    spawner, swarm, tmp_path
+):
+    s = spawner(environment="pandas")
+    s.built_environments_file = built_catalog(tmp_path)
+    form = asyncio.run(s.options_form(s))
+    options = re.findall(r'<option value="([^"]+)"', form)
+    assert options[:3] == ["python", "course", "pandas"]  # no broken, one course
+    assert "Pandas env: pandas 2" in form
+    container, env, _ = started(s, swarm)
+    assert container["Image"] == "reg/env-pandas@sha256:1"
+    limits = swarm.created["task_template"]["Resources"]["Limits"]
+    assert limits["MemoryBytes"] == 3 << 30 and limits["NanoCPUs"] == 500_000_000
+    assert env["SWARMHUB_ENV_DIR"] == "/home/alice/pandas"
+
+
+def test_a_built_environment_without_an_image_is_not_startable(spawner, tmp_path):
+    s = spawner(environment="broken")
+    s.built_environments_file = built_catalog(tmp_path)
+    with pytest.raises(HTTPError) as e:
+        s.apply_options()
+    assert e.value.status_code == 400 and "no environment 'broken'" in e.value.log_message
+
+
+def test_an_unreadable_catalog_leaves_the_deploys_environments(spawner, tmp_path, caplog):
+    (tmp_path / "catalog.json").write_text("{not json")
+    s = spawner(environment="course")
+    s.built_environments_file = str(tmp_path / "catalog.json")
+    s.apply_options()
+    assert s.image == "reg/course:1"
+    assert "The built environments are not offered" in caplog.text

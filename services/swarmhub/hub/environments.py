@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..common.environment_catalog import Catalog
 from ..common.environment_requests import ENVIRONMENT_NAME
 
 DEFAULT_SEED_FROM = "/home/jovyan"
@@ -66,6 +67,32 @@ def parse_environments(entries: Sequence[Mapping[str, Any]]) -> list[Environment
                 mem_reservation=entry.get("mem_reservation"),
                 seed_from=seed_from,
             )
+        )
+    return result
+
+
+def built_environments(catalog_file: str, deploy_names: Sequence[str]) -> list[dict[str, Any]]:
+    """The environments built from git that users may start (those with an image), as
+    the spawner's environment dicts, after the deploy's (whose names win). Raises
+    CatalogError or OSError when the catalog cannot be read."""
+    if not catalog_file:
+        return []
+    result = []
+    for env in Catalog.load(Path(catalog_file)):
+        if not env.usable or env.name in deploy_names:
+            continue
+        request = env.request
+        shown = request.display_name
+        result.append(
+            {
+                "name": env.name,
+                "image": env.image,
+                "description": f"{shown}: {request.description}" if request.description else shown,
+                "mem_limit": request.mem_limit,
+                "mem_reservation": request.mem_limit,
+                "cpu_limit": request.cpu_limit,
+                "seed_from": DEFAULT_SEED_FROM,
+            }
         )
     return result
 

@@ -39,9 +39,11 @@ from tornado.web import HTTPError
 from traitlets import Dict, Float, Int, List, Unicode, default
 
 from ..common.accounts import Account, account_from_auth_state, ensure_unprivileged, lookup_account
+from ..common.environment_catalog import CatalogError
 from .environments import (
     Environment,
     UnknownEnvironment,
+    built_environments,
     choose_environment,
     environments_form,
     options_from_form,
@@ -214,6 +216,12 @@ class SwarmUserSpawner(SwarmSpawner):
         """,
     ).tag(config=True)
 
+    built_environments_file = Unicode(
+        "",
+        help="""The environment builder's catalog (read-only here): the environments it
+        has built are offered after these, read at each start. Empty: none.""",
+    ).tag(config=True)
+
     shares = List(
         Dict(),
         help="""Shared folders: dicts with name, path (on the nodes), level
@@ -260,18 +268,28 @@ class SwarmUserSpawner(SwarmSpawner):
 
     @default("options_form")
     def _default_options_form(self) -> Any:
-        if len(self.environments) < 2 and not self.hub_home_root:
+        if len(self.environments) < 2 and not (self.hub_home_root or self.built_environments_file):
             return ""
         return _render_options_form
 
     def options_from_form(self, formdata: dict[str, list[str]]) -> dict[str, str]:
         return options_from_form(formdata)
 
+    def all_environments(self) -> list[dict[str, Any]]:
+        """The deploy's environments, then those built from git that have an image."""
+        names = [e["name"] for e in self.environments]
+        try:
+            built = built_environments(self.built_environments_file, names)
+        except (CatalogError, OSError, ValueError, KeyError, TypeError) as e:
+            self.log.error("The built environments are not offered: %s", e)
+            built = []
+        return [*self.environments, *built]
+
     def chosen_environment(self) -> Environment | None:
         """The environment this server runs, from user_options (None: none configured)."""
         if not self.environments:
             return None
-        envs = parse_environments(self.environments)
+        envs = parse_environments(self.all_environments())
         try:
             return choose_environment(envs, self.user_options.get("environment"))
         except UnknownEnvironment as e:
@@ -318,7 +336,7 @@ class SwarmUserSpawner(SwarmSpawner):
         env = self.chosen_environment()
         if env is not None:
             # DockerSpawner.start also checks user_options["image"] against these
-            self.allowed_images = {e["name"]: e["image"] for e in self.environments}
+            self.allowed_images = {e.name: e.image for e in [env]}
             self.image = env.image
             # the environment's limits, none where it sets none (not the last start's)
             self.mem_limit = env.mem_limit
@@ -720,5 +738,5 @@ async def _render_options_form(spawner: SwarmUserSpawner) -> str:
         except ProjectError as e:
             # the form still offers the environments; starting a project says why
             spawner.log.warning("Projects of %s not listed: %s", spawner.user.name, e)
-    envs = parse_environments(spawner.environments) if spawner.environments else []
+    envs = parse_environments(spawner.all_environments()) if spawner.environments else []
     return environments_form(envs, projects)
