@@ -132,7 +132,9 @@ class BuildService:
                 env = self.catalog.get(name)
                 build_log = self._log_of(env)
                 lines, next_index = build_log.since(index)
+            positions = [e.name for e in self.catalog.queue()]
             return {
+                "queue_position": positions.index(name) + 1 if name in positions else 0,
                 "build": env.build.number,
                 "state": env.build.state,
                 "phase": env.build.phase,
@@ -216,7 +218,8 @@ class BuildService:
         if build_log is not None and build_log.number == env.build.number:
             return build_log
         # a build of an earlier run of the builder: its log from disk
-        build_log = BuildLog(env.name, env.build.number, ended=env.build.state != "building")
+        waiting = env.build.state in ("queued", "building")
+        build_log = BuildLog(env.name, env.build.number, ended=not waiting)
         path = self._log_path(env.name, env.build.number)
         if path.exists():
             for line in path.read_text(encoding="utf-8").splitlines():

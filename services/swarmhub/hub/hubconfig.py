@@ -19,6 +19,7 @@ from ..common import exchange_protocol, usernames
 from ..common.courses import expand, members_of_groups, parse_courses
 from .authenticators import SwarmhubGoogleOAuthenticator, SwarmhubSharedPasswordAuthenticator
 from .database import use_write_ahead_log
+from .environments_page import environments_handlers
 from .google_names import normalize_email
 from .projects_handlers import PROJECTS_TEMPLATES, projects_handlers
 from .proxy import ExternalProxy
@@ -217,7 +218,10 @@ def configure_hub(c: Any, settings: Mapping[str, Any]) -> None:
         c.Spawner.environment = {"JUPYTERHUB_ACTIVITY_INTERVAL": str(int(activity))}
     configure_busy_hub(c, settings)
     # the projects page and API (deprecated mechanism, still supported in JupyterHub 6)
-    c.JupyterHub.extra_handlers = projects_handlers(settings["hub_home_root"])
+    # and the admins' environments page (environments built from git)
+    c.JupyterHub.extra_handlers = projects_handlers(
+        settings["hub_home_root"]
+    ) + environments_handlers(settings["environment_builder_socket"], settings["environments"])
     c.JupyterHub.template_paths = [PROJECTS_TEMPLATES]
     # why a user's server stopped on its own (not_running.html)
     c.JupyterHub.template_vars = {"stop_reasons": stop_reasons}
@@ -277,6 +281,7 @@ def configure_spawner(c: Any, settings: Mapping[str, Any]) -> None:
     spawner.shares = settings["shares"]
     spawner.group_file = settings["group_file"]
     spawner.hub_home_root = settings["hub_home_root"]
+    spawner.built_environments_file = settings["built_environments_file"]
     spawner.data_dir = settings["data_dir"]
     spawner.project_limit = settings["project_limit"]
     spawner.extra_placement_spec = {"constraints": settings["placement_constraints"]}

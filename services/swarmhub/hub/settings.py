@@ -236,6 +236,12 @@ SETTINGS: dict[str, Key] = {
         LIST, [], doc="shared folders and who reads or writes them", ansible="swarmhub_shares"
     ),
     "courses": Key(LIST, [], doc="nbgrader courses and their people", ansible="swarmhub_courses"),
+    "environment_builder_socket": Key(
+        STR, "", doc="the environment builder's API socket (empty: no environments page)"
+    ),
+    "built_environments_file": Key(
+        STR, "", doc="the builder's catalog, read at each start (empty: no built environments)"
+    ),
     "exchange_url": Key(
         STR, None, doc="the course exchange on the overlay network (null: no courses)"
     ),
