@@ -82,7 +82,8 @@ def resolve_ref(url: str, ref: str, settings: BuilderSettings) -> str:
         return ref
     try:
         proc = subprocess.run(
-            ["git", "ls-remote", "--", url, ref],
+            # the peeled line of an annotated tag (v1^{}) holds its commit
+            ["git", "ls-remote", "--", url, ref, f"{ref}^{{}}"],
             capture_output=True,
             text=True,
             timeout=settings.git_timeout_s,
