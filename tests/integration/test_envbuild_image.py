@@ -99,8 +99,9 @@ def builder(images, git) -> Iterator[str]:
         )  # fmt: skip
         saved.wait(timeout=60)
         assert loaded.returncode == 0, loaded.stderr
-        image_id = loaded.stdout.strip().rsplit(":", 1)[-1].strip()
-        sh("docker", "exec", CONTAINER, "podman", "tag", image_id, NOTEBOOK_IN_BUILDER)
+        # "Loaded image: docker.io/swarmhub-test/notebook:latest"
+        loaded_name = loaded.stdout.strip().splitlines()[-1].split(": ", 1)[1].split(",")[0]
+        sh("docker", "exec", CONTAINER, "podman", "tag", loaded_name, NOTEBOOK_IN_BUILDER)
         yield CONTAINER
     finally:
         print(sh("docker", "logs", "--tail", "20", CONTAINER, check=False).stdout)

@@ -170,3 +170,40 @@ def test_the_image_is_named_by_environment_and_commit():
     assert builder.image_name(settings, "pandas", COMMIT) == (
         "10.213.7.11:5000/swarmhub/env-pandas:cccccccccccc"
     )
+
+
+@pytest.mark.parametrize("python_has_the_data_filter", [True, False])
+def test_a_build_context_never_unpacks_outside_its_folder(
+    tmp_path, monkeypatch, python_has_the_data_filter
+):
+    import io
+    import tarfile
+
+    from swarmhub.envbuild.engine import extract_context
+
+    if not python_has_the_data_filter:  # Debian 12's Python 3.11.2, in the builder image
+        monkeypatch.delattr(tarfile, "data_filter", raising=False)
+
+    def context(*members: tarfile.TarInfo) -> tarfile.TarFile:
+        data = io.BytesIO()
+        with tarfile.open(fileobj=data, mode="w") as tar:
+            for member in members:
+                tar.addfile(member, io.BytesIO(b"x" * member.size))
+        data.seek(0)
+        return tarfile.open(fileobj=data)
+
+    good = tarfile.TarInfo("src/a.txt")
+    good.size = 1
+    extract_context(context(good), str(tmp_path / "ok"))
+    assert (tmp_path / "ok" / "src" / "a.txt").read_bytes() == b"x"
+    for name, kind, target in [
+        ("../escape.txt", tarfile.REGTYPE, ""),
+        ("src/etc", tarfile.SYMTYPE, "/etc"),
+        ("src/up", tarfile.SYMTYPE, "../../.."),
+    ]:
+        bad = tarfile.TarInfo(name)
+        bad.type, bad.linkname = kind, target
+        dest = tmp_path / f"bad-{len(list(tmp_path.iterdir()))}"
+        with pytest.raises(Exception):  # noqa: B017 (the data filter's errors or ours)
+            extract_context(context(bad), str(dest))
+    assert not (tmp_path / "escape.txt").exists()
