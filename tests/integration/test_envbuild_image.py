@@ -115,7 +115,11 @@ def build(container: str, git: GitServer, name: str, ref: str = "main") -> dict:
     }  # fmt: skip
     spec = json.dumps({"request": request, "notebook": NOTEBOOK_IN_BUILDER})
     out = sh("docker", "exec", container, "python3", "-c", BUILD_SCRIPT, spec).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    result = json.loads(out.strip().splitlines()[-1])
+    print(f"\nbuild of {name}: " + ("ok" if result["ok"] else result["message"]))
+    if not result["ok"]:
+        print("\n".join(result["tail"]))
+    return result
 
 
 def run_in(container: str, image: str, command: str) -> str:
