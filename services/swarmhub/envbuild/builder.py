@@ -259,14 +259,19 @@ def _last(text: str) -> str:
 
 
 def failure_message(tail: list[str], returncode: int) -> str:
-    """What a person reads when a build failed: a refusal's own words, else the last
-    error line of the log."""
+    """What a person reads when a build failed: a refusal's own words, else pip's or
+    apt's error, else the last error line of the log."""
+    refusal = re.compile(
+        r"RefusedRepository: (.*)|Error during build: "
+        r"(The (?:repository describes|Dockerfile's last stage).*)"
+    )
     for line in reversed(tail):
-        refused = re.search(r"RefusedRepository: (.*)", line)
+        refused = refusal.search(line)
         if refused:
-            return refused.group(1)
+            return refused.group(1) or refused.group(2)
+    tools = [line.strip() for line in tail if line.lstrip().startswith(("ERROR:", "E: "))]
     errors = [line for line in tail if re.search(r"error|failed", line, re.IGNORECASE)]
-    last = (errors or [line for line in tail if line.strip()] or [""])[-1].strip()
+    last = (tools or errors or [line for line in tail if line.strip()] or [""])[-1].strip()
     return f"The build failed: {last or f'repo2docker exited {returncode}'}"
 
 

@@ -83,7 +83,8 @@ def build_command(
 ) -> list[str]:
     # --network host: slirp4netns needs /dev/net/tun, which a host that is a
     # container may not have; the builder's account is held by the firewall instead.
-    # --pull=missing (podman 4.3 takes no separate value): the notebook image (by digest) comes from the registry once.
+    # --pull=missing (podman 4.3 takes no separate value): the notebook image, by
+    # digest, comes from the registry once.
     args = ["podman", "build", "--network", "host", "--pull=missing"]
     for key, value in (buildargs or {}).items():
         args += ["--build-arg", f"{key}={value}"]
