@@ -31,14 +31,13 @@ HOME_AREA = "home"
 
 @dataclass(frozen=True)
 class AreaWords:
-    owner: str  # what names a top-level folder
     folder: str  # what a top-level folder is
 
 
 AREA_WORDS = {
-    HOME_AREA: AreaWords(owner="user", folder="home"),
-    "courses": AreaWords(owner="course", folder="course folder"),
-    "exchange": AreaWords(owner="course", folder="exchange folder"),
+    HOME_AREA: AreaWords(folder="home"),
+    "courses": AreaWords(folder="course folder"),
+    "exchange": AreaWords(folder="exchange folder"),
 }
 
 
