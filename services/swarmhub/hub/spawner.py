@@ -336,7 +336,7 @@ class SwarmUserSpawner(SwarmSpawner):
         env = self.chosen_environment()
         if env is not None:
             # DockerSpawner.start also checks user_options["image"] against these
-            self.allowed_images = {e.name: e.image for e in [env]}
+            self.allowed_images = {env.name: env.image}
             self.image = env.image
             # the environment's limits, none where it sets none (not the last start's)
             self.mem_limit = env.mem_limit
