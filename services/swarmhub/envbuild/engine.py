@@ -71,7 +71,10 @@ def extract_context(tar: tarfile.TarFile, dest: str) -> None:
             os.path.commonpath([root, os.path.realpath(p)]) == root for p in (target, linked)
         )
         if not inside or member.isdev() or os.path.isabs(member.name):
-            raise ValueError(f"the build context's {member.name!r} points outside it")
+            raise ValueError(
+                f"{member.name!r} in the repository points outside it (a link out, or a "
+                "device): remove it from the repository and build again"
+            )
     tar.extractall(dest)
 
 

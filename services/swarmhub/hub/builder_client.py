@@ -5,11 +5,11 @@ loop."""
 from __future__ import annotations
 
 import asyncio
-import http.client
 import json
-import socket
 from typing import Any
 from urllib.parse import quote
+
+from .unix_http import UnixHTTPConnection
 
 TIMEOUT = 40.0  # more than the longest log wait the builder allows (25 s)
 
@@ -18,24 +18,12 @@ class BuilderUnavailable(Exception):
     """The builder did not answer: it is not running, or not deployed."""
 
 
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: str, timeout: float) -> None:
-        super().__init__("envbuild", timeout=timeout)
-        self.socket_path = path
-
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        sock.connect(self.socket_path)
-        self.sock = sock
-
-
 class BuilderClient:
     def __init__(self, socket_path: str) -> None:
         self.socket_path = socket_path
 
     def call_blocking(self, method: str, path: str, body: Any = None) -> tuple[int, dict[str, Any]]:
-        connection = _UnixConnection(self.socket_path, TIMEOUT)
+        connection = UnixHTTPConnection(self.socket_path, TIMEOUT, host="envbuild")
         try:
             payload = None if body is None else json.dumps(body).encode()
             headers = {"Content-Type": "application/json"} if payload is not None else {}

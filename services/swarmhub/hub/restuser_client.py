@@ -7,13 +7,12 @@ login does not justify an HTTP client dependency in the hub.
 from __future__ import annotations
 
 import asyncio
-import http.client
 import json
-import socket
 from typing import Any
 from urllib.parse import quote
 
 from ..common.accounts import Account
+from .unix_http import UnixHTTPConnection
 
 TIMEOUT_SECONDS = 30.0
 
@@ -33,25 +32,9 @@ class AccountServiceError(Exception):
         self.status = status
 
 
-class _UnixHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, socket_path: str, timeout: float) -> None:
-        super().__init__("restuser", timeout=timeout)
-        self.socket_path = socket_path
-
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        try:
-            sock.connect(self.socket_path)
-        except OSError:
-            sock.close()
-            raise
-        self.sock = sock
-
-
 def request_account(socket_path: str, method: str, name: str, timeout: float) -> Account:
     """POST (ensure) or GET one user; the Account restuser answers with."""
-    conn = _UnixHTTPConnection(socket_path, timeout)
+    conn = UnixHTTPConnection(socket_path, timeout, host="restuser")
     try:
         conn.request(method, "/users/" + quote(name, safe=""))
         response = conn.getresponse()
