@@ -39,16 +39,24 @@ def make_certificates(folder: Path) -> tuple[Path, Path, Path]:
     return ca, cert, key
 
 
+def https_server(
+    root: Path, cert: Path, key: Path, host: str, port: int
+) -> http.server.ThreadingHTTPServer:
+    """Files of `root` (bare repositories) over https, with that certificate."""
+    handler = functools.partial(_QuietHandler, directory=str(root))
+    httpd = http.server.ThreadingHTTPServer((host, port), handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    return httpd
+
+
 class GitServer:
     def __init__(self, folder: Path) -> None:
         self.root = folder / "repos"
         self.root.mkdir(parents=True)
         self.ca, cert, key = make_certificates(folder / "tls")
-        handler = functools.partial(_QuietHandler, directory=str(self.root))
-        self.httpd = http.server.ThreadingHTTPServer((LOOPBACK, 0), handler)
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(cert, key)
-        self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
+        self.httpd = https_server(self.root, cert, key, LOOPBACK, 0)
         self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
@@ -57,35 +65,48 @@ class GitServer:
         return f"https://{LOOPBACK}:{self.port}/{name}.git"
 
     def add_repo(self, name: str, files: dict[str, str], tag: str | None = None) -> str:
-        """A repository of one commit holding `files` (on branch main, and `tag`); its
-        commit. Called again, a new commit on top."""
-        work = self.root.parent / "work" / name
-        if not work.exists():
-            work.mkdir(parents=True)
-            _run("git", "init", "-q", "-b", "main", cwd=work)
-        for rel, text in files.items():
-            path = work / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text)
-            if rel == "postBuild":
-                path.chmod(0o755)
-        _run("git", "add", "-A", cwd=work)
-        _run("git", *GIT_IDENTITY, "commit", "-q", "-m", f"{name}: {sorted(files)}", cwd=work)
-        if tag:
-            _run("git", *GIT_IDENTITY, "tag", "-a", "-m", tag, tag, cwd=work)
-        bare = self.root / f"{name}.git"
-        if not bare.exists():
-            _run("git", "clone", "-q", "--bare", str(work), str(bare))
-        else:
-            _run("git", "push", "-q", "--tags", str(bare), "main", cwd=work)
-        _run("git", "update-server-info", cwd=bare)
-        return _run("git", "rev-parse", "HEAD", cwd=work)
+        return add_repo(self.root, name, files, tag)
 
     def stop(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
 
 
+def add_repo(root: Path, name: str, files: dict[str, str], tag: str | None = None) -> str:
+    """A bare repository root/NAME.git of one commit holding `files` (on branch main,
+    and `tag`); its commit. Called again, a new commit on top."""
+    work = root.parent / "work" / name
+    if not work.exists():
+        work.mkdir(parents=True)
+        _run("git", "init", "-q", "-b", "main", cwd=work)
+    for rel, text in files.items():
+        path = work / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        if rel == "postBuild":
+            path.chmod(0o755)
+    _run("git", "add", "-A", cwd=work)
+    _run("git", *GIT_IDENTITY, "commit", "-q", "-m", f"{name}: {sorted(files)}", cwd=work)
+    if tag:
+        _run("git", *GIT_IDENTITY, "tag", "-a", "-m", tag, tag, cwd=work)
+    bare = root / f"{name}.git"
+    if not bare.exists():
+        _run("git", "clone", "-q", "--bare", str(work), str(bare))
+    else:
+        _run("git", "push", "-q", "--tags", str(bare), "main", cwd=work)
+    _run("git", "update-server-info", cwd=bare)
+    return _run("git", "rev-parse", "HEAD", cwd=work)
+
+
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002
         pass
+
+
+if __name__ == "__main__":
+    # a git server of its own, e.g. in a container on the trial's network:
+    # python3 gitserver.py ROOT CERT KEY HOST PORT
+    import sys
+
+    root_, cert_, key_, host_, port_ = sys.argv[1:6]
+    https_server(Path(root_), Path(cert_), Path(key_), host_, int(port_)).serve_forever()

@@ -189,6 +189,24 @@ def test_a_built_environment_without_an_image_is_not_startable(spawner, tmp_path
     assert e.value.status_code == 400 and "no environment 'broken'" in e.value.log_message
 
 
+def test_a_built_environment_is_offered_once_its_image_is_on_every_node(spawner, tmp_path):
+    class Nodes:  # node_images.NodeImages as the spawner uses it
+        on_nodes: set[str] = set()
+
+        def ready(self):
+            return set(self.on_nodes)
+
+    s = spawner(environment="pandas")
+    s.built_environments_file = built_catalog(tmp_path)
+    s.node_images = Nodes()
+    with pytest.raises(HTTPError) as e:
+        s.apply_options()
+    assert "no environment 'pandas'" in e.value.log_message
+    Nodes.on_nodes = {"reg/env-pandas@sha256:1"}
+    s.apply_options()
+    assert s.image == "reg/env-pandas@sha256:1"
+
+
 def test_an_unreadable_catalog_leaves_the_deploys_environments(spawner, tmp_path, caplog):
     (tmp_path / "catalog.json").write_text("{not json")
     s = spawner(environment="course")

@@ -38,6 +38,8 @@ AREA_WORDS = {
     HOME_AREA: AreaWords(folder="home"),
     "courses": AreaWords(folder="course folder"),
     "exchange": AreaWords(folder="exchange folder"),
+    # the environment builder's catalog and build logs (environments from git)
+    "environments": AreaWords(folder="builder folder"),
 }
 
 

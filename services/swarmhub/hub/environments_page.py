@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jupyterhub.apihandlers.base import APIHandler
 from jupyterhub.handlers.base import BaseHandler
@@ -22,12 +22,17 @@ from tornado.iostream import StreamClosedError
 
 from .builder_client import BuilderClient, BuilderUnavailable, environment_path
 
+if TYPE_CHECKING:
+    from .node_images import NodeImages
+
 ENDED = ("built", "failed")
 LOG_WAIT_S = 20
 
 
 def environments_handlers(
-    builder_socket: str, deploy_environments: Sequence[Mapping[str, Any]]
+    builder_socket: str,
+    deploy_environments: Sequence[Mapping[str, Any]],
+    node_images: NodeImages | None = None,
 ) -> list[tuple[str, type, dict[str, Any]]]:
     """Routes for JupyterHub.extra_handlers (relative to /hub/); none without a builder."""
     if not builder_socket:
@@ -35,6 +40,7 @@ def environments_handlers(
     kwargs = {
         "builder": BuilderClient(builder_socket),
         "deploy_environments": [dict(e) for e in deploy_environments],
+        "node_images": node_images,
     }
     return [
         (r"/environments", EnvironmentsPage, kwargs),
@@ -48,12 +54,19 @@ def environments_handlers(
 class _EnvironmentsMixin:
     builder: BuilderClient
     deploy_environments: list[dict[str, Any]]
+    node_images: NodeImages | None
     current_user: Any
     users: Any
 
-    def initialize(self, builder: BuilderClient, deploy_environments: list[dict[str, Any]]) -> None:
+    def initialize(
+        self,
+        builder: BuilderClient,
+        deploy_environments: list[dict[str, Any]],
+        node_images: NodeImages | None,
+    ) -> None:
         self.builder = builder
         self.deploy_environments = deploy_environments
+        self.node_images = node_images
 
     def require_admin(self) -> Any:
         user = self.current_user
@@ -110,6 +123,8 @@ class EnvironmentsAPI(_API):
         answer = await self.builder_call("GET", "/api/environments")
         for env in answer["environments"]:
             env["servers"] = self.servers_using(env["request"]["name"])
+            if env.get("image") and self.node_images:
+                env["nodes"] = self.node_images.state(env["image"])
         deploy = [
             {
                 "name": e["name"],

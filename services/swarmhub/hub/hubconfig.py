@@ -21,6 +21,7 @@ from .authenticators import SwarmhubGoogleOAuthenticator, SwarmhubSharedPassword
 from .database import use_write_ahead_log
 from .environments_page import environments_handlers
 from .google_names import normalize_email
+from .node_images import NodeImages
 from .projects_handlers import PROJECTS_TEMPLATES, projects_handlers
 from .proxy import ExternalProxy
 from .settings import FIX_HINT, byte_size, checked, filled
@@ -221,7 +222,9 @@ def configure_hub(c: Any, settings: Mapping[str, Any]) -> None:
     # and the admins' environments page (environments built from git)
     c.JupyterHub.extra_handlers = projects_handlers(
         settings["hub_home_root"]
-    ) + environments_handlers(settings["environment_builder_socket"], settings["environments"])
+    ) + environments_handlers(
+        settings["environment_builder_socket"], settings["environments"], node_images(c, settings)
+    )
     c.JupyterHub.template_paths = [PROJECTS_TEMPLATES]
     # why a user's server stopped on its own (not_running.html)
     c.JupyterHub.template_vars = {"stop_reasons": stop_reasons}
@@ -231,6 +234,24 @@ def configure_hub(c: Any, settings: Mapping[str, Any]) -> None:
     # a newer JupyterHub upgrades an older database schema at start instead of refusing
     # to start; the jupyterhub role copies the database aside before it changes the image
     c.JupyterHub.upgrade_db = True
+
+
+def node_images(c: Any, settings: Mapping[str, Any]) -> NodeImages | None:
+    """Built environments' images copied onto the nodes (node_images.py), watched from
+    now on; the spawner offers only those. None without built environments."""
+    if not (settings["built_environments_file"] and settings["node_jobs_image"]):
+        return None
+    import docker  # the hub's own dependency (dockerspawner's)
+
+    images = NodeImages(
+        docker.APIClient(version="auto"),
+        settings["built_environments_file"],
+        settings["node_jobs_image"],
+        constraints=list(settings["placement_constraints"]),
+    )
+    images.start()
+    c.SwarmUserSpawner.node_images = images
+    return images
 
 
 def configure_busy_hub(c: Any, settings: Mapping[str, Any]) -> None:

@@ -242,6 +242,12 @@ SETTINGS: dict[str, Key] = {
     "built_environments_file": Key(
         STR, "", doc="the builder's catalog, read at each start (empty: no built environments)"
     ),
+    "node_jobs_image": Key(
+        STR,
+        "",
+        doc="the image of the hub's jobs on every node, which pull built environments' "
+        "images there and remove them (one every node has, with python3)",
+    ),
     "exchange_url": Key(
         STR, None, doc="the course exchange on the overlay network (null: no courses)"
     ),

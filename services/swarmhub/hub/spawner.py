@@ -36,6 +36,7 @@ from docker.types import (
 )
 from dockerspawner import SwarmSpawner
 from tornado.web import HTTPError
+from traitlets import Any as AnyTrait
 from traitlets import Dict, Float, Int, List, Unicode, default
 
 from ..common.accounts import Account, account_from_auth_state, ensure_unprivileged, lookup_account
@@ -256,6 +257,12 @@ class SwarmUserSpawner(SwarmSpawner):
         pids cgroup limit, swarm's Resources.Limits.Pids); 0 for no limit.""",
     ).tag(config=True)
 
+    node_images = AnyTrait(
+        None,
+        help="""The built environments' images on the nodes (node_images.NodeImages):
+        only those offered; None: every built environment with an image.""",
+    ).tag(config=True)
+
     node = Unicode(
         "",
         help="""Hostname of the swarm node the server runs on (kept in the server's
@@ -283,6 +290,9 @@ class SwarmUserSpawner(SwarmSpawner):
         except (CatalogError, OSError, ValueError, KeyError, TypeError) as e:
             self.log.error("The built environments are not offered: %s", e)
             built = []
+        if self.node_images is not None:  # only those whose image every node has
+            on_nodes = self.node_images.ready()
+            built = [env for env in built if env["image"] in on_nodes]
         return [*self.environments, *built]
 
     def chosen_environment(self) -> Environment | None:
