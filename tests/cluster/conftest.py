@@ -132,6 +132,8 @@ def deploy_vars(oauth_standin, tmp_path_factory):
                     "sid",
                     "sue",
                     "tom",
+                    # kim starts the environments built from git (test_environments)
+                    "kim",
                 ],
                 "swarmhub_admin_users": ["ann"],
                 "swarmhub_instructors": ["bob"],
