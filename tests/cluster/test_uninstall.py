@@ -29,8 +29,11 @@ def test_uninstall_keeps_homes_and_data(first_deploy, spawn_smoke):
         "swarmhub-culler",
         "swarmhub-stats",
         "swarmhub-backup",
+        "swarmhub-envbuild",
     ):
         assert name not in containers
+    # the environment builder's firewall chain and the rules that led to it
+    assert "SWARMHUB-ENVBUILD" not in on_host("hub", "iptables -S; ip6tables -S")
     assert on_host("hub", "systemctl is-active swarmhub-restuser", check=False) != "active"
     for host in ("hub", *NODES):
         state = on_host(host, "docker info -f '{{.Swarm.LocalNodeState}}'")

@@ -14,6 +14,8 @@
   list/restore COURSE --area courses|exchange
                        the same for a course's folder (/srv/courses/COURSE) or the
                        exchange's store of it (/srv/exchange/COURSE)
+  list/restore state --area environments
+                       the environment builder's catalog and build logs
 
 Settings come from SWARMHUB_BACKUP_* variables (see config.py).
 """
@@ -97,7 +99,8 @@ def _area_option(parser: argparse.ArgumentParser) -> None:
         choices=list(AREA_WORDS),
         default=HOME_AREA,
         help="home (default): USER's home; courses: the course folder /srv/courses/COURSE; "
-        "exchange: the exchange's store of the course, /srv/exchange/COURSE",
+        "exchange: the exchange's store of the course, /srv/exchange/COURSE; environments: "
+        "the environment builder's catalog and logs (NAME: state, /srv/envbuild/state)",
     )
 
 
