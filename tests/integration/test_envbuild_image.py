@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -83,8 +84,13 @@ def git(tmp_path_factory) -> Iterator[GitServer]:
 
 
 @pytest.fixture(scope="module")
-def builder(images, git) -> Iterator[str]:
+def builder(images, git, tmp_path_factory) -> Iterator[str]:
+    # podman's storage on this machine's filesystem, with the kernel's overlay, as the
+    # role gives it (roles/envbuild: envbuild_storage_driver)
+    storage = tmp_path_factory.mktemp("podman-storage")
+    os.chown(storage, 1000, 1000)  # the image's default builder uid
     sh("docker", "run", "-d", "--pull", "never", "--name", CONTAINER, *BUILDER_OPTIONS,
+       "-v", f"{storage}:/home/builder/.local/share/containers", "-e", "STORAGE_DRIVER=overlay",
        # loopback: the test's git server
        "--network", "host",
        "-v", f"{git.ca}:/etc/swarmhub/test-git-ca.pem:ro",
@@ -106,6 +112,7 @@ def builder(images, git) -> Iterator[str]:
     finally:
         print(sh("docker", "logs", "--tail", "20", CONTAINER, check=False).stdout)
         sh("docker", "rm", "-f", CONTAINER, check=False)
+        shutil.rmtree(storage, ignore_errors=True)  # gigabytes of layers
 
 
 def build(container: str, git: GitServer, name: str, ref: str = "main") -> dict:
