@@ -135,3 +135,10 @@ def test_jobs_a_previous_hub_left_are_removed_at_start(setup, monkeypatch):
     monkeypatch.setattr(images, "_run", lambda: None)  # no watching thread here
     images.start()
     assert list(manager.created) == ["user"]
+
+
+def test_config_copies_share_the_one_watcher(setup):
+    import copy
+
+    _, _, images = setup
+    assert copy.deepcopy({"kwargs": [images]})["kwargs"][0] is images

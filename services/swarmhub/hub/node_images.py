@@ -62,6 +62,11 @@ class NodeImages:
     _retry_at: dict[str, float] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> NodeImages:
+        # one live watcher, shared: traitlets copies config values (the spawner's
+        # trait, the page's handler arguments)
+        return self
+
     def ready(self) -> set[str]:
         with self._lock:
             return set(self._ready)
