@@ -24,6 +24,7 @@ from tests.gitserver import add_repo
 
 GIT_CONTAINER = "swarmhub-trial-git"
 GIT_ADDRESS = "10.213.7.40"  # allowed to the builder by the trial's inventory
+BUILDER_SOCKET = "/var/lib/swarmhub-envbuild/run/api.sock"
 BUILD_TIMEOUT_MS = 1_500_000  # two cold builds on vfs, one after the other
 DOCKERFILE = """\
 ARG SWARMHUB_NOTEBOOK_IMAGE
@@ -55,15 +56,19 @@ def git_server(first_deploy, tmp_path_factory):
          "-keyout", str(tls / "server.key"), "-out", str(tls / "server.csr")],
         check=True, capture_output=True, timeout=60,
     )  # fmt: skip
-    (tls / "san.ext").write_text(f"subjectAltName=IP:{GIT_ADDRESS}\n")
-    trial.run(["docker", "cp", str(tls / "server.csr"), "hub:/tmp/git.csr"])
-    trial.run(["docker", "cp", str(tls / "san.ext"), "hub:/tmp/git-san.ext"])
-    certificate = trial.on_host(
-        "hub",
-        "openssl x509 -req -in /tmp/git.csr -CA /etc/swarmhub/registry-tls/ca.crt "
-        "-CAkey /etc/swarmhub/registry-tls/ca.key -CAcreateserial -CAserial /tmp/git.srl "
-        "-days 2 -extfile /tmp/git-san.ext 2>/dev/null; rm -f /tmp/git.csr /tmp/git-san.ext",
-    )
+    # signed on the hub, where the CA's key stays (its /tmp is a tmpfs: docker cp
+    # cannot reach it, so the request goes in on stdin)
+    signed = subprocess.run(
+        ["docker", "exec", "-i", "hub", "sh", "-c",
+         "set -e; d=$(mktemp -d); cat > $d/csr; "
+         f"echo 'subjectAltName=IP:{GIT_ADDRESS}' > $d/ext; "
+         "openssl x509 -req -in $d/csr -CA /etc/swarmhub/registry-tls/ca.crt "
+         "-CAkey /etc/swarmhub/registry-tls/ca.key -CAcreateserial -CAserial $d/srl "
+         "-days 2 -extfile $d/ext; rm -rf $d"],
+        input=(tls / "server.csr").read_text(), capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert signed.returncode == 0 and "BEGIN CERTIFICATE" in signed.stdout, signed.stderr
+    certificate = signed.stdout.strip()
     (tls / "server.pem").write_text(certificate + "\n")
     for path in tls.iterdir():
         path.chmod(0o644)
@@ -77,8 +82,23 @@ def git_server(first_deploy, tmp_path_factory):
          "python3", "/srv/gitserver.py", "/srv/git", "/srv/tls/server.pem",
          "/srv/tls/server.key", "0.0.0.0", "443"],
     )  # fmt: skip
+    trial.wait_until("the git server answers", git_server_answers, 30)
+    # a run before this one (SWARMHUB_REUSE_CLUSTER) left its environments
+    for name in REPOSITORIES:
+        trial.on_host("hub", f"curl -s -X DELETE --unix-socket {BUILDER_SOCKET} "
+                      f"http://builder/api/environments/{name}", check=False)  # fmt: skip
     yield f"https://{GIT_ADDRESS}"
     trial.run(["docker", "rm", "-f", GIT_CONTAINER], check=False)
+
+
+def git_server_answers() -> bool:
+    refs = trial.on_host(
+        "hub",
+        "curl -s --cacert /etc/swarmhub/registry-tls/ca.crt "
+        f"https://{GIT_ADDRESS}/dockerenv.git/info/refs",
+        check=False,
+    )
+    return "refs/heads/main" in refs
 
 
 def api_state(page) -> dict:
@@ -107,7 +127,8 @@ def test_a_non_admin_gets_403_on_the_page_and_its_api(new_page, first_deploy):
     jupyter_ui.log_in_to_hub(page, "bob@example.org")
     reply = page.goto(f"{trial.PUBLIC_URL}/hub/environments")
     assert reply.status == 403
-    expect(page.get_by_text("Only the hub's admins manage environments.")).to_be_visible()
+    message = page.get_by_text("Only the hub's admins manage environments.", exact=True)
+    expect(message).to_be_visible()
     for method, path in (("GET", "/environments"), ("DELETE", "/environments/dockerenv")):
         assert jupyter_ui.hub_api(page, method, path).status == 403
 
