@@ -28,7 +28,8 @@ from docker.types import ContainerSpec, Mount, Placement, RestartPolicy, Service
 
 from ..common.environment_catalog import Catalog, CatalogError
 
-log = logging.getLogger("swarmhub.node_images")
+# a child of the hub's own logger: its lines go where the hub's go
+log = logging.getLogger("JupyterHub.node_images")
 
 JOB_SCRIPT = (Path(__file__).with_name("node_image_job.py")).read_text()
 JOB_LABEL = "swarmhub.node-image-job"
