@@ -35,7 +35,7 @@ pathlib.Path(site.getsitepackages()[0], 'dockerpkg.py').write_text('ANSWER = 21\
 """
 REPOSITORIES = {
     "dockerenv": {"Dockerfile": DOCKERFILE},
-    "reqenv": {"requirements.txt": "six==1.16.0\n", "welcome.md": "# reqenv\n"},
+    "reqenv": {"requirements.txt": "termcolor==2.4.0\n", "welcome.md": "# reqenv\n"},
     # another base image: refused before anything runs
     "badenv": {"Dockerfile": "FROM debian:bookworm-slim\nRUN true\n"},
 }
@@ -174,7 +174,7 @@ def test_the_admin_adds_two_repositories_and_watches_them_build(new_page, git_se
     for name in ("dockerenv", "reqenv"):
         expect(row(page, name)).to_contain_text("built, on every node", timeout=BUILD_TIMEOUT_MS)
     expect(page.locator("#log-reqenv pre")).to_contain_text("[built]")
-    expect(page.locator("#log-reqenv pre")).to_contain_text("six")
+    expect(page.locator("#log-reqenv pre")).to_contain_text("termcolor")
     envs = api_state(page)
     for name in ("dockerenv", "reqenv"):
         build = envs[name]["build"]
@@ -216,15 +216,18 @@ def test_a_student_starts_each_environment_and_imports_what_it_installed(new_pag
     expect(options.filter(has_text="Docker env")).to_have_count(1)
     assert not options.filter(has_text="Badenv").count()
     jupyter_ui.wait_for_lab(page, "kim", environment="dockerenv")
-    # six is the other environment's: not here
-    code = "import dockerpkg, importlib.util as u; print(dockerpkg.ANSWER * 2, u.find_spec('six'))"
+    # termcolor is the other environment's (the notebook image has none): not here
+    code = (
+        "import dockerpkg, importlib.util as u; print(dockerpkg.ANSWER*2, u.find_spec('termcolor'))"
+    )
     jupyter_ui.run_in_new_notebook(page, "kim", code, "42 None")
     assert trial.server_cwd("kim") == "/home/kim/dockerenv"
     jupyter_ui.stop_server(page, "kim")
 
     page.goto(f"{trial.PUBLIC_URL}/hub/spawn/kim")
     jupyter_ui.wait_for_lab(page, "kim", environment="reqenv")
-    jupyter_ui.run_in_new_notebook(page, "kim", "import six; print(six.__version__)", "1.16.0")
+    code = "import termcolor, importlib.metadata as m; print(m.version('termcolor'))"
+    jupyter_ui.run_in_new_notebook(page, "kim", code, "2.4.0")
     # the repository's files seed her folder of the environment, owned by her
     listing = trial.exec_in_server("kim", "stat -c '%U %n' /home/kim/reqenv/welcome.md").stdout
     assert listing.strip() == "kim /home/kim/reqenv/welcome.md"
