@@ -229,8 +229,10 @@ def test_a_student_starts_each_environment_and_imports_what_it_installed(new_pag
     code = "import termcolor, importlib.metadata as m; print(m.version('termcolor'))"
     jupyter_ui.run_in_new_notebook(page, "kim", code, "2.4.0")
     # the repository's files seed her folder of the environment, owned by her
-    listing = trial.exec_in_server("kim", "stat -c '%U %n' /home/kim/reqenv/welcome.md").stdout
-    assert listing.strip() == "kim /home/kim/reqenv/welcome.md"
+    owner, uid = trial.exec_in_server(
+        "kim", "stat -c %u /home/kim/reqenv/welcome.md; id -u"
+    ).stdout.split()
+    assert owner == uid and int(uid) >= 1000
 
 
 def node_images() -> str:
