@@ -142,3 +142,24 @@ def test_config_copies_share_the_one_watcher(setup):
 
     _, _, images = setup
     assert copy.deepcopy({"kwargs": [images]})["kwargs"][0] is images
+
+
+def test_a_job_the_manager_refuses_is_shown_and_holds_up_no_other_image(setup):
+    from docker.errors import APIError
+
+    manager, path, images = setup
+    catalog_with(path, "numpy", "pandas")
+    create = manager.create_service
+
+    def refuse_numpy(template, name, labels, mode):
+        if "env-numpy" in template["ContainerSpec"]["Command"][4]:
+            raise APIError("409 Conflict: name conflicts with an existing object")
+        return create(template, name, labels, mode)
+
+    manager.create_service = refuse_numpy
+    images.sync_once()
+    _, job = manager.job("pull")
+    assert job["template"]["ContainerSpec"]["Command"][4] == IMAGE.format("pandas")
+    assert images.state(IMAGE.format("numpy")).startswith(
+        "not on the nodes: the swarm manager refused the job: 409 Conflict"
+    )

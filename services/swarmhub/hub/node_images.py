@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from docker.errors import DockerException
 from docker.types import ContainerSpec, Mount, Placement, RestartPolicy, ServiceMode, TaskTemplate
 
 from ..common.environment_catalog import Catalog, CatalogError
@@ -109,9 +110,20 @@ class NodeImages:
         now = time.monotonic()
         for image in sorted(wanted - self.ready() - busy):
             if self._retry_at.get(image, 0.0) <= now:
-                self._start_job("pull", image)
+                self._try_job("pull", image)
         for image in sorted(gone - busy):
-            self._start_job("remove", image)
+            self._try_job("remove", image)
+
+    def _try_job(self, action: str, image: str) -> None:
+        """Start a job; one the manager refuses is shown and tried again later, and
+        holds up no other image."""
+        try:
+            self._start_job(action, image)
+        except DockerException as e:
+            log.error("The %s of %s could not start: %s", action, image, e)
+            with self._lock:
+                self._failures[image] = f"the swarm manager refused the job: {e}"
+                self._retry_at[image] = time.monotonic() + RETRY_AFTER_S
 
     def _start_job(self, action: str, image: str) -> None:
         spec = ContainerSpec(
