@@ -347,14 +347,25 @@ def test_status_fails_until_a_backup_exists(site: Site):
     assert "last result:   ok" in after and "chains:        1" in after
 
 
-def test_a_run_never_overlaps_another(site: Site):
+def test_a_run_never_overlaps_another_it_waits_for_it(site: Site):
+    """An operator's run (script/restore --now) while another holds the lock (the
+    sidecar's own run at its start) waits, saying so, and runs once it is free."""
     site.state.mkdir()
     with open(site.state / "backup.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        result = site.cli("run", ok=False)
-    assert result.returncode == 75
-    assert "another backup, restore or restore drill is running" in result.stderr
-    assert not (site.state / "status.json").exists()
+        waiting = subprocess.Popen(
+            [sys.executable, "-m", "swarmhub.backup", "run"], env=site.env,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        assert waiting.stdout is not None
+        first_line = waiting.stdout.readline()
+        assert "waiting for the running backup to finish" in first_line
+        time.sleep(1)
+        assert waiting.poll() is None and not (site.state / "status.json").exists()
+    rest, _ = waiting.communicate(timeout=300)
+    assert waiting.returncode == 0, first_line + rest
+    assert json.loads((site.state / "status.json").read_text())["last_result"] == "ok"
 
 
 def test_force_restores_a_file_whose_folder_is_gone(site: Site):

@@ -32,7 +32,13 @@ from collections.abc import Sequence
 from .config import AREA_WORDS, HOME_AREA, BackupConfig, config_from_env
 from .errors import BackupError
 from .lock import EXIT_BUSY, held
-from .restore import RestoreRequest, format_backup_list, list_backups, restore_home
+from .restore import (
+    LOCK_WAIT_SECONDS,
+    RestoreRequest,
+    format_backup_list,
+    list_backups,
+    restore_home,
+)
 from .runner import backup_chains, run_backup, run_drill_now, serve
 from .status import read_status
 from .timespec import TimeSpec, iso, parse_time
@@ -135,7 +141,8 @@ def _echo(line: str) -> None:
 
 def _dispatch(config: BackupConfig, args: argparse.Namespace) -> int:
     if args.command == "run":
-        outcome = run_backup(config, echo=_echo)
+        # e.g. the sidecar's own run at its start: wait for it, as restores do
+        outcome = run_backup(config, echo=_echo, wait_seconds=LOCK_WAIT_SECONDS)
         print(outcome.message)
         if outcome.ok and config.drill_files:
             print(outcome.status.drill_message)
@@ -157,7 +164,7 @@ def _dispatch(config: BackupConfig, args: argparse.Namespace) -> int:
         serve(config, stop, echo=_echo)
         return 0
     if args.command == "drill":
-        status = run_drill_now(config, echo=_echo)
+        status = run_drill_now(config, echo=_echo, wait_seconds=LOCK_WAIT_SECONDS)
         print(status.drill_message)
         return 0 if status.drill_result == "ok" else 1
     if args.command == "status":

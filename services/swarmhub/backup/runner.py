@@ -40,15 +40,19 @@ class RunOutcome:
 
 
 def run_backup(
-    config: BackupConfig, echo: dup.Echo | None = None, clock: Clock = utcnow
+    config: BackupConfig,
+    echo: dup.Echo | None = None,
+    clock: Clock = utcnow,
+    wait_seconds: float = 0,
 ) -> RunOutcome:
     """Back up the source once (incremental, or full when the last full is too old),
     then keep only the newest keep_full chains. The outcome goes to the status file.
 
-    Raises BackupError (exit code 75) only when another run holds the lock; every
-    other failure is recorded and returned as ok=False.
+    Raises BackupError (exit code 75) only when another run still holds the lock after
+    wait_seconds (0: the schedule's runs skip their slot at once; an operator's run
+    waits, saying so); every other failure is recorded and returned as ok=False.
     """
-    with held(config.lock_file):
+    with held(config.lock_file, wait_seconds, _waiting(echo)):
         started = iso(clock())
         previous = read_status_quietly(config.status_file)
         write_status(
@@ -72,10 +76,13 @@ def run_backup(
 
 
 def run_drill_now(
-    config: BackupConfig, echo: dup.Echo | None = None, clock: Clock = utcnow
+    config: BackupConfig,
+    echo: dup.Echo | None = None,
+    clock: Clock = utcnow,
+    wait_seconds: float = 0,
 ) -> BackupStatus:
     """The restore drill alone, on the latest backup (the operator's `drill`)."""
-    with held(config.lock_file):
+    with held(config.lock_file, wait_seconds, _waiting(echo)):
         return _drill(config, echo, clock)
 
 
@@ -216,6 +223,10 @@ def serve(
             stop.wait(min(60.0, max(0.0, (when - clock()).total_seconds())))
         if not stop.is_set():
             _scheduled_run(config, echo, clock)
+
+
+def _waiting(echo: dup.Echo | None) -> Callable[[], None]:
+    return lambda: (echo or log.info)("waiting for the running backup to finish ...")
 
 
 def _scheduled_run(config: BackupConfig, echo: dup.Echo | None, clock: Clock) -> None:
